@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Shared pieces of the `lantern` command: exit codes, file reading, bank selection, output. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "digest.h"
+
+/* Exit codes, the same for every command. */
+enum {
+        LANTERN_EXIT_OK = 0,
+        LANTERN_EXIT_MISMATCH = 1, /* a check ran and failed */
+        LANTERN_EXIT_INPUT = 2,    /* bad input or usage */
+};
+
+/* One noun of the command line: `lantern <noun> <verb> ...`. */
+typedef struct cli_noun {
+        const char *name;
+        int (*main)(int argc, char **argv); /* argv[0] is the noun */
+        const char *help;
+} cli_noun;
+
+int eventlog_main(int argc, char **argv);
+int pcr_main(int argc, char **argv);
+int pe_main(int argc, char **argv);
+int uki_main(int argc, char **argv);
+
+/* Reads a whole regular file into memory, refusing files larger than max bytes. Prints the error
+ * (naming the file) and returns a negative errno on failure. *ret is malloc'd; free it. */
+int cli_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_size);
+#define CLI_MAX_EVENTLOG (64u << 20)
+#define CLI_MAX_PE (2048u << 20)
+
+/* Parses a comma-separated bank list ("sha1,sha256") into alg pointers. Prints the error and returns -EINVAL
+ * on an unknown name. */
+int cli_parse_banks(const char *arg, const measure_alg **ret, size_t max, size_t *ret_n);
+/* Parses a PCR selection "0,4,7" or "0-7,11" or "all" into a bit mask. */
+int cli_parse_pcrs(const char *arg, uint32_t *ret_mask);
+
+/* Prints "lantern: <msg>" to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Writes "<bank> <pcr> <hex>\n". */
+void cli_print_pcr(FILE *f, const measure_alg *alg, unsigned pcr, const uint8_t *value);
+
+/* True when argv[i] is --help or -h. */
+bool cli_wants_help(int argc, char **argv);

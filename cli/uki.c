@@ -1,0 +1,7 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "cli.h"
+
+int uki_main(int argc, char **argv) {
+        cli_error("uki: not implemented yet");
+        return LANTERN_EXIT_INPUT;
+}
