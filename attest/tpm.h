@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The TPM context, through tpm2-tss ESAPI. The TCTI is chosen like tpm2-tools: the conf string given
+ * (--tcti), else $TPM2TOOLS_TCTI, else tctildr's default. Errors are returned as a negative errno with a
+ * human-readable message in errbuf ("Esys_PCR_Read(0x...) - <Tss2_RC_Decode>"); nothing is printed. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "digest.h"
+#include "pcr.h"
+
+typedef struct attest_tpm attest_tpm;
+
+int attest_tpm_open(const char *tcti_conf, attest_tpm **ret, char *errbuf, size_t errlen);
+attest_tpm *attest_tpm_free(attest_tpm *tpm);
+
+/* Banks (PCR allocations) the TPM has active, in the registry's order. */
+int attest_tpm_active_banks(attest_tpm *tpm, const measure_alg **ret, size_t max, size_t *ret_n, char *errbuf,
+                            size_t errlen);
+
+/* Reads the PCRs in mask from one bank into values[i] (alg->size bytes each). *ret_read_mask says which
+ * were returned (a PCR of an inactive bank is not). */
+int attest_tpm_pcr_read(attest_tpm *tpm, const measure_alg *alg, uint32_t mask,
+                        uint8_t values[MEASURE_PCR_COUNT][MEASURE_DIGEST_MAX], uint32_t *ret_read_mask,
+                        char *errbuf, size_t errlen);
