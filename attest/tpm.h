@@ -25,3 +25,7 @@ int attest_tpm_active_banks(attest_tpm *tpm, const measure_alg **ret, size_t max
 int attest_tpm_pcr_read(attest_tpm *tpm, const measure_alg *alg, uint32_t mask,
                         uint8_t values[MEASURE_PCR_COUNT][MEASURE_DIGEST_MAX], uint32_t *ret_read_mask,
                         char *errbuf, size_t errlen);
+
+/* The ESAPI context, for attest/ code that issues further TPM commands. Owned by tpm. */
+struct ESYS_CONTEXT;
+struct ESYS_CONTEXT *attest_tpm_esys(attest_tpm *tpm);
