@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Crash-safe file writes: data goes to a temporary name in the same directory, is fsynced, renamed over the
+ * target, and the directory is fsynced, so a reader (or the firmware, after a crash) sees the old file or the
+ * new one, never a mix. */
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Returns 0 or a negative errno; on failure the target is untouched and no temporary file is left. */
+int install_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);

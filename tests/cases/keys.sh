@@ -1,0 +1,86 @@
+#!/bin/bash
+# lantern keys: created keys and updates checked with efitools, openssl and sbsigntool as oracles.
+. "$(dirname "$0")/../lib.sh"
+
+GUID=6b3a2c1d-8e4f-4a5b-9c7d-0e1f2a3b4c5d
+K=$TEST_TMP/keys
+check "keys create succeeds" "$LANTERN" keys create --guid $GUID --timestamp "2026-01-02 03:04:05" "$K"
+check_eq "GUID file holds the owner" "$(cat "$K/GUID")" "$GUID"
+check_eq "key directory is private" "$(stat -c %a "$K")" "700"
+check_eq "private keys are 0600" "$(stat -c %a "$K/PK.key" "$K/KEK.key" "$K/db.key" | sort -u)" "600"
+
+for k in PK KEK db; do
+  # cert-to-efi-sig-list (efitools) builds the same EFI_SIGNATURE_LIST byte for byte.
+  cert-to-efi-sig-list -g $GUID "$K/$k.crt" "$TEST_TMP/$k.esl.ref" >/dev/null
+  check "$k.esl equals cert-to-efi-sig-list" cmp -s "$K/$k.esl" "$TEST_TMP/$k.esl.ref"
+  check "$k.key matches $k.crt" bash -c "[ \"\$(openssl pkey -in '$K/$k.key' -pubout)\" == \"\$(openssl x509 -in '$K/$k.crt' -noout -pubkey)\" ]"
+  text=$(openssl x509 -in "$K/$k.crt" -noout -text)
+  check "$k.crt is RSA 2048 signed with SHA-256" bash -c "grep -q 'Public-Key: (2048 bit)' <<<'$text' && grep -q 'sha256WithRSAEncryption' <<<'$text'"
+done
+check "db.crt allows code signing" bash -c "openssl x509 -in '$K/db.crt' -noout -ext extendedKeyUsage | grep -q 'Code Signing'"
+
+# The .auth signature: efitools' -o prints the exact bundle UEFI signs (name, vendor GUID, attributes, timestamp,
+# data), for the same timestamp.
+signer() { case $1 in db) echo KEK ;; *) echo PK ;; esac; }
+for k in PK KEK db; do
+  sign-efi-sig-list -o -g $GUID -t "2026-01-02 03:04:05" $k "$K/$k.esl" "$TEST_TMP/$k.bundle" >/dev/null
+  auth=$K/$k.auth
+  len=$(od -An -tu4 -j16 -N4 "$auth" | tr -d ' ')
+  tail -c +41 "$auth" | head -c $((len - 24)) >"$TEST_TMP/$k.p7"
+  tail -c +$((16 + len + 1)) "$auth" >"$TEST_TMP/$k.data"
+  check "$k.auth carries $k.esl after the signature" cmp -s "$TEST_TMP/$k.data" "$K/$k.esl"
+  check_eq "$k.auth header: revision 0x0200, WIN_CERT_TYPE_EFI_GUID, PKCS7 GUID" \
+    "$(od -An -tx1 -j20 -N20 "$auth" | tr -d ' \n')" "0002f10e9dd2af4adf68ee498aa9347d375665a7"
+  check_eq "$k.auth timestamp is 2026-01-02 03:04:05" "$(od -An -tx1 -N16 "$auth" | tr -d ' \n')" "ea070102030405000000000000000000"
+  s=$(signer $k)
+  check "$k.auth signature verifies over the efitools bundle with $s.crt" \
+    openssl smime -verify -binary -inform DER -in "$TEST_TMP/$k.p7" -content "$TEST_TMP/$k.bundle" \
+      -CAfile "$K/$s.crt" -purpose any -out /dev/null
+  other=$( [ $s == PK ] && echo db || echo PK )
+  check_exit "$k.auth signature does not verify with $other.crt" 4 \
+    openssl smime -verify -binary -inform DER -in "$TEST_TMP/$k.p7" -content "$TEST_TMP/$k.bundle" \
+      -CAfile "$K/$other.crt" -purpose any -out /dev/null
+done
+
+# A binary signed with the db key verifies against db.crt only.
+sbsign --key "$K/db.key" --cert "$K/db.crt" --output "$TEST_TMP/signed.efi" /usr/lib/systemd/boot/efi/systemd-bootx64.efi 2>/dev/null
+check "sbverify accepts a binary signed with db.key" sbverify --cert "$K/db.crt" "$TEST_TMP/signed.efi"
+check_exit "sbverify refuses it with PK.crt" 1 sbverify --cert "$K/PK.crt" "$TEST_TMP/signed.efi"
+
+# Refusals change nothing.
+before=$(ls -l --time-style=full-iso "$K" | md5sum)
+check_exit "create refuses a non-empty directory" 2 "$LANTERN" keys create "$K"
+check_eq "the refused create left the keys alone" "$(ls -l --time-style=full-iso "$K" | md5sum)" "$before"
+check_exit "create rejects a malformed GUID" 2 "$LANTERN" keys create --guid 1234 "$TEST_TMP/x"
+check_exit "create rejects a malformed timestamp" 2 "$LANTERN" keys create --timestamp yesterday "$TEST_TMP/x"
+check_exit "create rejects an odd RSA size" 2 "$LANTERN" keys create --rsa-bits 1024 "$TEST_TMP/x"
+check "refused creates leave no directory behind" bash -c "! ls -d '$TEST_TMP'/x* 2>/dev/null"
+mkdir "$TEST_TMP/empty"
+check "create fills an existing empty directory" "$LANTERN" keys create "$TEST_TMP/empty"
+check "two creates make different owners" bash -c "! cmp -s '$TEST_TMP/empty/GUID' '$K/GUID'"
+
+# efivarfs semantics on a directory laid out like /sys/firmware/efi/efivars.
+EV=$TEST_TMP/efivars
+G=8be4df61-93ca-11d2-aa0d-00e098032b8c
+mkdir "$EV"
+printf '\x06\x00\x00\x00\x01' >"$EV/SetupMode-$G"
+printf '\x06\x00\x00\x00\x00' >"$EV/SecureBoot-$G"
+check_eq "status reports Setup Mode" "$("$LANTERN" keys status --efivars "$EV" | head -2 | tr '\n' ' ')" "setup-mode: yes secure-boot: disabled "
+check "enroll writes in Setup Mode" "$LANTERN" keys enroll --efivars "$EV" "$K"
+for k in PK KEK db; do
+  v=$G; [ $k == db ] && v=d719b2cb-3d3a-4596-a3bc-dad00e67656f
+  check "$k variable = attributes 0x27 + $k.auth" bash -c "cmp -s <(printf '\x27\x00\x00\x00'; cat '$K/$k.auth') '$EV/$k-$v'"
+done
+check_eq "status --json sees the keys" "$("$LANTERN" keys status --efivars "$EV" --json | tr -d ' \n')" \
+  '{"SetupMode":true,"SecureBoot":false,"AuditMode":null,"DeployedMode":null,"PK":true,"KEK":true,"db":true}'
+EV2=$TEST_TMP/efivars2
+mkdir "$EV2"
+printf '\x06\x00\x00\x00\x00' >"$EV2/SetupMode-$G"
+check_exit "enroll refuses outside Setup Mode" 1 "$LANTERN" keys enroll --efivars "$EV2" "$K"
+check_eq "the refused enroll wrote nothing" "$(ls "$EV2")" "SetupMode-$G"
+mkdir "$TEST_TMP/partial"; cp "$K/db.auth" "$K/KEK.auth" "$TEST_TMP/partial/"
+printf '\x06\x00\x00\x00\x01' >"$EV2/SetupMode-$G"
+check_exit "enroll refuses a key directory without PK.auth" 2 "$LANTERN" keys enroll --efivars "$EV2" "$TEST_TMP/partial"
+check_eq "and writes nothing" "$(ls "$EV2")" "SetupMode-$G"
+check_exit "status without efivars fails clearly" 2 "$LANTERN" keys status --efivars "$TEST_TMP/nothing"
+finish
