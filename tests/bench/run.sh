@@ -89,6 +89,12 @@ echo "agree: Authenticode SHA-256 of a $(stat -c %s "$bigpe")-byte PE: $peer_has
 # --- timing -------------------------------------------------------------------------------------------
 results=$work/results.md
 {
+  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ), lantern $(git -C "$top" rev-parse --short HEAD 2>/dev/null) ($(basename "$build"))"
+  echo "- machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, $(free -g | awk '/^Mem:/ {print $2}') GiB," \
+       "Linux $(uname -r), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "- peers: $(dpkg-query -W -f 'tpm2-tools ${Version}' tpm2-tools), $(dpkg-query -W -f 'pesign ${Version}' pesign)," \
+       "$(hyperfine --version); $warmup warmup runs, at least $runs timed runs"
+  echo
   echo "| input | lantern (ms) | peer (ms) | peer tool | lantern / peer |"
   echo "|---|---|---|---|---|"
 } >"$results"
