@@ -132,7 +132,8 @@ lab_pe_sections() {
 # lab_uki OUT STUB KERNEL INITRD CMDLINE_FILE OSREL_FILE: builds a UKI with objcopy --add-section and
 # --change-section-vma on STUB (empty: systemd's linuxx64.efi.stub). Sections go page-aligned above the stub's
 # last section, in the order .osrel .cmdline .linux .initrd. Each section's VirtualSize is checked to equal
-# its input file's size (the stub measures VirtualSize bytes; systemd-measure hashes whole files).
+# its input file's size (the stub measures VirtualSize bytes; systemd-measure hashes whole files). The output
+# is reproducible: the same inputs give the same bytes.
 lab_uki() {
         [ $# -eq 6 ] || { _lab_err "usage: lab_uki OUT STUB KERNEL INITRD CMDLINE_FILE OSREL_FILE"; return 1; }
         local out=$1 stub=${2:-$LAB_STUB_DEFAULT} kernel=$3 initrd=$4 cmdline=$5 osrel=$6
@@ -157,6 +158,14 @@ lab_uki() {
                 vma=$(( (vma + size + 4095) & ~4095 ))
         done
         objcopy "${args[@]}" "$stub" "$out.tmp" || { rm -f "$out.tmp"; _lab_err "lab_uki: objcopy failed"; return 1; }
+        # objcopy stamps the current time into the COFF header: copy the stub's TimeDateStamp instead, so a UKI
+        # is a function of its inputs (its Authenticode hash lands in PCR 4), and zero the optional header's
+        # CheckSum, which covered the old stamp (0 means "not computed"; UEFI does not check it).
+        local pe
+        pe=$(od -An -tu4 -j 60 -N 4 "$out.tmp" | tr -d ' \n')
+        dd if="$stub" of="$out.tmp" bs=1 skip=$((pe + 8)) seek=$((pe + 8)) count=4 conv=notrunc status=none &&
+        dd if=/dev/zero of="$out.tmp" bs=1 seek=$((pe + 24 + 64)) count=4 conv=notrunc status=none ||
+                { rm -f "$out.tmp"; _lab_err "lab_uki: cannot patch the PE header of $out"; return 1; }
         secs=$(lab_pe_sections "$out.tmp") || { rm -f "$out.tmp"; return 1; }
         for name in .osrel .cmdline .linux .initrd; do
                 case $name in
@@ -230,6 +239,22 @@ lab_eventlog_pcrs() {
                 }
                 inp && /^[^ ]/ { inp = 0 }
         ' <<<"$yaml" | sort -k1,1 -k2,2n
+}
+
+# lab_eventlog_digests LOG: prints one line per digest of every event in the binary event log LOG, as decoded
+# by tpm2_eventlog: "<event number> <pcr> <event type> <bank> <lowercase hex>", in log order. Filter it with
+# awk, e.g. `awk '$2 == 4 && $3 == "EV_EFI_BOOT_SERVICES_APPLICATION" && $4 == "sha256" { print $5 }'`.
+lab_eventlog_digests() {
+        local yaml
+        yaml=$(tpm2_eventlog "$1" 2>/dev/null) || { _lab_err "tpm2_eventlog cannot parse $1"; return 1; }
+        awk '
+                /^- EventNum:/ { num = $3; pcr = ""; type = ""; alg = ""; next }
+                /^  PCRIndex:/ { pcr = $2; next }
+                /^  EventType:/ { type = $2; next }
+                /^  - AlgorithmId:/ { alg = $3; next }
+                /^    Digest:/ && alg != "" { d = $2; gsub(/"/, "", d); print num, pcr, type, alg, tolower(d); alg = "" }
+                /^pcrs:/ { exit }
+        ' <<<"$yaml"
 }
 
 # lab_check_replay LOG PCRS: compares tpm2_eventlog's replay of LOG with the PCR file PCRS ("<bank> <n> <hex>"
