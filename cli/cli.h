@@ -28,6 +28,7 @@ int eventlog_main(int argc, char **argv);
 int pcr_main(int argc, char **argv);
 int pe_main(int argc, char **argv);
 int uki_main(int argc, char **argv);
+int predict_main(int argc, char **argv);
 int keys_main(int argc, char **argv);
 
 /* Reads a whole regular file into memory, refusing files larger than max bytes. Prints the error

@@ -12,6 +12,7 @@ static const cli_noun nouns[] = {
         { "pcr", pcr_main, "read PCR values from a TPM" },
         { "pe", pe_main, "PE/COFF sections and Authenticode hashes" },
         { "uki", uki_main, "predict the PCR 11 value a unified kernel image produces" },
+        { "predict", predict_main, "predict each NixOS generation's PCR 11 from its bootspec" },
         { "keys", keys_main, "create and enroll Secure Boot keys (PK, KEK, db)" },
 };
 
