@@ -18,7 +18,7 @@
 # EV_EFI_BOOT_SERVICES_APPLICATION digests are `pesign -h` of the booted files, in order (with Secure Boot off
 # systemd-stub 252's LoadImage of the kernel is measured too; with it on, its security override bypasses the
 # firmware's measurement and PCR 4 ends with the UKI); the SecureBoot
-# variable in the log matches the configuration. --commit commits each fixture directory on its own.
+# variable in the log matches the configuration; PCR 12 holds exactly the expected .cmdline measurements. --commit commits each fixture directory on its own.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lab/lab.sh"
@@ -58,7 +58,7 @@ pkgver() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo unknown; }
 # check_boot NAME OUT SB FILE...: the oracle checks above; FILE... are the images the firmware and the boot
 # chain load, in order (their Authenticode hashes must be PCR 4's application events).
 check_boot() {
-        local name=$1 out=$2 sb=$3 bank want got fail=0
+        local name=$1 out=$2 sb=$3 bank want got fail=0 i
         shift 3
         lab_check_replay "$out/eventlog.bin" "$out/pcrs.txt" || fail=1
         for bank in $(awk '{ print $1 }' "$out/pcrs.txt" | sort -u); do
@@ -78,6 +78,20 @@ check_boot() {
                 echo "capture-fixtures: $name: PCR 4 applications are [$(echo $got)], pesign -h says [$(echo $want)]" >&2
                 fail=1
         fi
+        # PCR 12: nothing when the firmware starts the UKI; through systemd-boot, its EV_IPL of the UKI's
+        # .cmdline (UTF-16LE with NUL), and with Secure Boot off systemd-stub's measurement of the same text
+        # passed as LoadOptions.
+        want=""
+        if [ "$pcr12" -gt 0 ]; then
+                local c
+                c=$({ cat "$work/cmdline"; printf '\0'; } | iconv -f UTF-8 -t UTF-16LE | sha256sum | cut -d' ' -f1)
+                want=$(for ((i = 0; i < pcr12; i++)); do echo "12 EV_IPL $c"; done)
+        fi
+        got=$(lab_eventlog_digests "$out/eventlog.bin" | awk '$2 == 12 && $4 == "sha256" { print $2, $3, $5 }')
+        if [ "$want" != "$got" ]; then
+                echo "capture-fixtures: $name: PCR 12 events are [$(echo $got)], want [$(echo $want)]" >&2
+                fail=1
+        fi
         want=$([ "$sb" = on ] && echo 01 || echo 00)
         got=$(tpm2_eventlog "$out/eventlog.bin" 2>/dev/null |
                 awk '/UnicodeName: SecureBoot$/ { f = 1; next } f && /VariableData:/ { gsub(/"/, "", $2); print $2; exit }')
@@ -89,7 +103,7 @@ check_boot() {
 }
 
 capture() {
-        local name=$1 esp=$work/esp-$1 out=$work/out-$1 dest=$fixtures/$1 sb loader uki opts=() files=()
+        local name=$1 esp=$work/esp-$1 out=$work/out-$1 dest=$fixtures/$1 sb loader uki pcr12=0 opts=() files=()
         case $name in
         sd252-uki-sb-off)
                 sb=off; loader="none (firmware boots the UKI as EFI/BOOT/BOOTX64.EFI)"
@@ -106,11 +120,13 @@ capture() {
                 sb=off; loader="systemd-boot $(pkgver systemd-boot-efi) (EFI/BOOT/BOOTX64.EFI, UKI as EFI/Linux/lab.efi, timeout 0)"
                 uki=$work/uki.efi
                 lab_esp_sdboot "$esp" "$uki"
+                pcr12=2
                 files=("$LAB_SDBOOT_DEFAULT" "$uki" "$kernel") ;;
         sd252-sdboot-sb-on)
                 sb=on; loader="systemd-boot $(pkgver systemd-boot-efi) signed (EFI/BOOT/BOOTX64.EFI, signed UKI as EFI/Linux/lab.efi, timeout 0)"
                 uki=$work/uki-signed.efi
                 lab_esp_sdboot "$esp" "$uki" "$work/sdboot-signed.efi"
+                pcr12=1
                 opts=(--secureboot)
                 files=("$work/sdboot-signed.efi" "$uki") ;;
         *) echo "capture-fixtures: unknown configuration $name" >&2; return 2 ;;
