@@ -95,8 +95,8 @@ results=$work/results.md
   echo "- peers: $(dpkg-query -W -f 'tpm2-tools ${Version}' tpm2-tools), $(dpkg-query -W -f 'pesign ${Version}' pesign)," \
        "$(hyperfine --version); $warmup warmup runs, at least $runs timed runs"
   echo
-  echo "| input | lantern (ms) | peer (ms) | peer tool | lantern / peer |"
-  echo "|---|---|---|---|---|"
+  echo "| input | lantern wall (ms) | peer wall (ms) | peer tool | lantern / peer (wall) | lantern CPU (ms) | peer CPU (ms) | lantern / peer (CPU) |"
+  echo "|---|---|---|---|---|---|---|---|"
 } >"$results"
 
 # bench NAME PEERNAME LANTERN_CMD PEER_CMD
@@ -108,8 +108,11 @@ bench() {
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
 ours, peer = r["lantern"], r[sys.argv[3]]
-ms = lambda x: "%.2f ± %.2f" % (x["mean"] * 1e3, x["stddev"] * 1e3)
-print("| %s | %s | %s | %s | %.2f |" % (sys.argv[2], ms(ours), ms(peer), sys.argv[3], ours["mean"] / peer["mean"]))
+ms = lambda x: "%.1f ± %.1f" % (x["mean"] * 1e3, x["stddev"] * 1e3)
+cpu = lambda x: x["user"] + x["system"]  # mean user + system time
+print("| %s | %s | %s | %s | %.2f | %.1f | %.1f | %.2f |" % (
+    sys.argv[2], ms(ours), ms(peer), sys.argv[3], ours["mean"] / peer["mean"],
+    cpu(ours) * 1e3, cpu(peer) * 1e3, cpu(ours) / cpu(peer)))
 EOF
 }
 for log in "${logs[@]}"; do
