@@ -286,11 +286,12 @@ lab_check_replay() {
 #   OUTDIR/eventlog.bin  the guest's binary_bios_measurements
 # --secureboot uses OVMF_CODE_4M.secboot.fd with OVMF_VARS_4M.snakeoil.fd (Secure Boot enforced, snakeoil keys).
 # --vars FILE uses FILE as the writable variable store in place (it persists across boots); without it a
-# fresh copy of the matching OVMF_VARS is used. --timeout (default 180 s) kills QEMU by its pid file.
+# fresh copy of the matching OVMF_VARS is used. --timeout (default $LAB_BOOT_TIMEOUT, else 180 s) kills QEMU by
+# its pid file.
 # --qemu-arg passes one more argument to QEMU (repeatable). Returns non-zero with a message if the guest
 # never printed LANTERN-DONE.
 lab_boot() {
-        local out=$1 esp=$2 sb=0 vars="" timeout=180 tpmstate="" qemu_extra=()
+        local out=$1 esp=$2 sb=0 vars="" timeout=${LAB_BOOT_TIMEOUT:-180} tpmstate="" qemu_extra=()
         shift 2 || { _lab_err "usage: lab_boot OUTDIR ESP_DIR [options]"; return 1; }
         while [ $# -gt 0 ]; do
                 case $1 in
