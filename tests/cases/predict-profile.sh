@@ -68,6 +68,19 @@ printf 'console=ttyS0 loglevel=4 lantern.q="a b"' >"$R$T1/kernel-params"
 ln -s "../../..$K1" "$R$T1/kernel"
 ln -s "$MODS" "$R$T1/kernel-modules"
 ln -s "$I1" "$R$T1/initrd"
+# ... with a specialisation "nogui", synthesised too: an older toplevel layout (kernel-modules/bzImage, no
+# "kernel" link), no initrd, append-initrd-secrets present.
+T1S=$(toplevel 1s)
+MODS2=/nix/store/eeeeeeeeeeeeeeeeeeeeeeeeeeeeeee2-kernel-modules
+mkdir -p "$R$MODS2/lib/modules/6.6.0-test"
+ln -s "$K2" "$R$MODS2/bzImage"
+printf '23.05.1234.abcdef' >"$R$T1S/nixos-version"
+printf 'x86_64-linux' >"$R$T1S/system"
+printf 'console=ttyS0  nomodeset' >"$R$T1S/kernel-params"
+ln -s "$MODS2" "$R$T1S/kernel-modules"
+printf '#!/bin/sh\n' >"$R$T1S/append-initrd-secrets"
+mkdir -p "$R$T1/specialisation"
+ln -s "$T1S" "$R$T1/specialisation/nogui"
 
 # Generation 2: quotes, "=" inside values, non-ASCII UTF-8; kernel 1 and initrd 1 (shared with gen 1).
 cat >"$R$T2/boot.json" <<EOF
@@ -156,31 +169,37 @@ out=$TEST_TMP/predict.json
 check_eq "predict --root exits 0" "$?" 0
 sed 's/^/# stderr: /' "$TEST_TMP/err"
 
-check_eq "entries: 5 system generations + 1 specialisation + 1 work generation" \
+check_eq "entries: 5 system generations + 2 specialisations + 1 work generation" \
   "$(jq -r '[.generations[] | "\(.profile)/\(.generation)/\(.specialisation)"] | join(" ")' "$out")" \
-  "system/1/null system/2/null system/3/null system/3/debug system/4/null system/5/null work/7/null"
+  "system/1/null system/1/nogui system/2/null system/3/null system/3/debug system/4/null system/5/null work/7/null"
 
-g() { jq -r "$1" "$out"; }
-check_eq "gen 1 synthesised label" "$(g '.generations[0].label')" "NixOS 23.05.1234.abcdef (Linux 6.1.0-test)"
-check_eq "gen 1 synthesised flag" "$(g '.generations[0].synthesized')" "true"
-check_eq "gen 1 kernel resolved through a relative link" "$(g '.generations[0].kernel')" "$K1"
-check_eq "gen 1 cmdline" "$(g '.generations[0].cmdline')" "init=$T1/init console=ttyS0 loglevel=4 lantern.q=\"a b\""
-check_eq "gen 2 cmdline exact" "$(g '.generations[1].cmdline')" \
+# g GEN SPEC FIELD: a field of the system profile's entry (SPEC is null or a quoted name).
+g() { jq -r ".generations[] | select(.profile == \"system\" and .generation == $1 and .specialisation == $2) | .$3" "$out"; }
+check_eq "gen 1 synthesised label" "$(g 1 null label)" "NixOS 23.05.1234.abcdef (Linux 6.1.0-test)"
+check_eq "gen 1 synthesised flag" "$(g 1 null synthesized)" "true"
+check_eq "gen 1 kernel resolved through a relative link" "$(g 1 null kernel)" "$K1"
+check_eq "gen 1 cmdline" "$(g 1 null cmdline)" "init=$T1/init console=ttyS0 loglevel=4 lantern.q=\"a b\""
+check_eq "gen 1 nogui synthesised label" "$(g 1 '"nogui"' label)" "NixOS 23.05.1234.abcdef (Linux 6.6.0-test)"
+check_eq "gen 1 nogui kernel from kernel-modules/bzImage" "$(g 1 '"nogui"' kernel)" "$K2"
+check_eq "gen 1 nogui cmdline keeps the double space" "$(g 1 '"nogui"' cmdline)" "init=$T1S/init console=ttyS0  nomodeset"
+check_eq "gen 1 nogui initrdSecrets" "$(g 1 '"nogui"' initrdSecrets)" "$T1S/append-initrd-secrets"
+check_eq "gen 1 nogui not predictable" "$(g 1 '"nogui"' pcrs)" "null"
+check_eq "gen 2 cmdline exact" "$(g 2 null cmdline)" \
   "init=$T2/init console=ttyS0 root=PARTUUID=0a1b2c3d-01 rd.luks.options=tpm2-device=auto,discard lantern.motd=\"hello = world\" lantern.name=Grüße→✓ quiet"
-check_eq "gen 5 cmdline without params has no trailing space" "$(g '.generations[5].cmdline')" "init=$T5/init"
-check_eq "gen 5 has no initrd" "$(g '.generations[5].initrd')" "null"
-check_eq "gen 3 debug shares kernel 1" "$(g '.generations[3].kernel')" "$K1"
-check_eq "gen 4 not predictable" "$(g '.generations[4].pcrs')" "null"
-check "gen 4 reason names initrdSecrets" grep -q 'initrdSecrets' <(g '.generations[4].unpredictable')
+check_eq "gen 5 cmdline without params has no trailing space" "$(g 5 null cmdline)" "init=$T5/init"
+check_eq "gen 5 has no initrd" "$(g 5 null initrd)" "null"
+check_eq "gen 3 debug shares kernel 1" "$(g 3 '"debug"' kernel)" "$K1"
+check_eq "gen 4 not predictable" "$(g 4 null pcrs)" "null"
+check "gen 4 reason names initrdSecrets" grep -q 'initrdSecrets' <(g 4 null unpredictable)
 check "stderr warns about gen 4" grep -q 'system generation 4: PCR 11 not predicted' "$TEST_TMP/err"
-check_eq "gen 2 osrel" "$(g '.generations[1].osrel')" 'ANSI_COLOR="0;38;2;126;186;228"
+check_eq "gen 2 osrel" "$(g 2 null osrel)" 'ANSI_COLOR="0;38;2;126;186;228"
 BUILD_ID="24.05.20240601.abcdef"
 ID=nixos
 NAME=NixOS
 PRETTY_NAME="NixOS Uakari 24.05.20240601.abcdef (Linux 6.1.0) (Generation 2)"
 VERSION="24.05 (Uakari)"
 VERSION_ID="2"'
-check "gen 3 debug osrel names the specialisation" grep -q '^PRETTY_NAME=".* (Generation 3, specialisation debug)"$' <(g '.generations[3].osrel')
+check "gen 3 debug osrel names the specialisation" grep -q '^PRETTY_NAME=".* (Generation 3, specialisation debug)"$' <(g 3 '"debug"' osrel)
 
 # The oracle: systemd-measure on the same parts, every bank. oracle JSON_FILE checks every entry in it.
 oracle() {
@@ -205,10 +224,10 @@ oracle "$out"
 
 # Text output: a header per entry, then "<bank> 11 <hex>".
 "$LANTERN" predict --root "$R" --profile /nix/var/nix/profiles/system >"$TEST_TMP/text"
-check_eq "text: line count" "$(wc -l <"$TEST_TMP/text")" 12
-check_eq "text: gen 3 debug header" "$(sed -n 7p "$TEST_TMP/text")" \
+check_eq "text: line count" "$(wc -l <"$TEST_TMP/text")" 14
+check_eq "text: gen 3 debug header" "$(sed -n 9p "$TEST_TMP/text")" \
   "# system generation 3 specialisation debug: NixOS Uakari 24.05.20240602.abcdef (Linux 6.1.0)"
-check_eq "text: gen 3 debug value" "$(sed -n 8p "$TEST_TMP/text")" "sha256 11 $(g '.generations[3].pcrs.sha256."11"')"
+check_eq "text: gen 3 debug value" "$(sed -n 10p "$TEST_TMP/text")" "sha256 11 $(g 3 '"debug"' 'pcrs.sha256."11"')"
 
 # Only the named profile.
 check_eq "--profile work: one entry" \
