@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The UKI measurement plan on UKIs built here byte by byte: stub identification from .sdmagic, canonical
+ * order, skipped sections, zero fill, matching rules per version, multi-profile, and the PCR 11 fold against
+ * values computed in the shell. Real-UKI oracles (systemd-measure) are in tests/cases/uki-*.sh. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "pe.h"
+#include "uki.h"
+#include "tap.h"
+
+#define HEADERS 0x400 /* room for 17 section headers */
+#define LFANEW 0x40
+
+typedef struct spec {
+        const char *name;
+        uint32_t vsize;     /* 0: the data length */
+        const char *data;   /* raw data, padded with zeros to a multiple of 0x200 */
+        uint32_t vaddr;     /* 0: 0x1000 * (index + 1) */
+} spec;
+
+static void put16(uint8_t *p, uint16_t v) {
+        p[0] = (uint8_t) v;
+        p[1] = (uint8_t) (v >> 8);
+}
+static void put32(uint8_t *p, uint32_t v) {
+        put16(p, (uint16_t) v);
+        put16(p + 2, (uint16_t) (v >> 16));
+}
+
+/* Offsets in a built PE. */
+#define COFF (LFANEW + 4)
+#define OPT (COFF + 20)
+static size_t opt_size(bool pe32) {
+        return pe32 ? 96 + 16 * 8 : 112 + 16 * 8;
+}
+static size_t table_offset(bool pe32) {
+        return OPT + opt_size(pe32);
+}
+
+/* Builds a PE32 or PE32+ image with the given sections into buf (zeroed first); returns its size. */
+static size_t build_pe(uint8_t *buf, size_t cap, bool pe32, const spec *s, size_t n) {
+        size_t raw = HEADERS, table = table_offset(pe32);
+        uint32_t image = 0x1000;
+
+        memset(buf, 0, cap);
+        buf[0] = 'M';
+        buf[1] = 'Z';
+        put32(buf + 0x3c, LFANEW);
+        memcpy(buf + LFANEW, "PE\0\0", 4);
+        put16(buf + COFF, 0x8664);
+        put16(buf + COFF + 2, (uint16_t) n);
+        put16(buf + COFF + 16, (uint16_t) opt_size(pe32));
+        put16(buf + OPT, pe32 ? 0x10b : 0x20b);
+        put32(buf + OPT + 32, 0x1000);   /* SectionAlignment */
+        put32(buf + OPT + 36, 0x200);    /* FileAlignment */
+        put32(buf + OPT + 60, HEADERS);  /* SizeOfHeaders */
+        put32(buf + OPT + 64, 0x12345678); /* CheckSum: skipped by Authenticode */
+        put16(buf + OPT + 68, 10);       /* EFI application */
+        put32(buf + OPT + (pe32 ? 92 : 108), 16);
+        for (size_t i = 0; i < n; i++) {
+                uint8_t *h = buf + table + 40 * i;
+                size_t len = strlen(s[i].data), rawsize = (len + 0x1ff) & ~(size_t) 0x1ff;
+                uint32_t va = s[i].vaddr ? s[i].vaddr : (uint32_t) (0x1000 * (i + 1));
+                uint32_t vs = s[i].vsize ? s[i].vsize : (uint32_t) len;
+                memcpy(h, s[i].name, strlen(s[i].name) < 8 ? strlen(s[i].name) : 8);
+                put32(h + 8, vs);
+                put32(h + 12, va);
+                put32(h + 16, (uint32_t) rawsize);
+                put32(h + 20, (uint32_t) raw);
+                put32(h + 36, 0x40000040);
+                memcpy(buf + raw, s[i].data, len);
+                raw += rawsize;
+                if (va + vs > image)
+                        image = (va + vs + 0xfff) & ~0xfffu;
+        }
+        put32(buf + OPT + 56, image);
+        return raw;
+}
+
+static uint8_t buf[0x8000];
+static size_t size;
+static measure_pe pe;
+
+static int plan_for(const spec *s, size_t n, measure_uki_plan *ret) {
+        size = build_pe(buf, sizeof(buf), false, s, n);
+        if (measure_pe_parse(buf, size, MEASURE_PE_FILE, NULL, &pe) < 0)
+                return -100;
+        return measure_uki_plan_build(&pe, buf, size, NULL, ret);
+}
+
+/* The plan's sections as "name@index,..." */
+static const char *plan_str(const measure_uki_plan *p) {
+        static char s[512];
+        size_t at = 0;
+        s[0] = 0;
+        for (size_t i = 0; i < p->n; i++)
+                at += (size_t) snprintf(s + at, sizeof(s) - at, "%s%s@%u", i ? "," : "",
+                                        measure_uki_sections[p->m[i].section].name, p->m[i].pe_index);
+        return s;
+}
+
+#define MAGIC(v) { ".sdmagic", 0, "#### LoaderInfo: " v " ####", 0 }
+
+static void test_identify(void) {
+        static const struct {
+                const char *text;
+                measure_uki_stub_kind kind;
+                unsigned version, rules;
+                measure_pe_match match;
+                const char *ident;
+        } cases[] = {
+                { "#### LoaderInfo: systemd-stub 252.39-1~deb12u2 ####", MEASURE_UKI_STUB_SYSTEMD, 252, 252,
+                  MEASURE_PE_MATCH_PREFIX_LAST, "systemd-stub 252.39-1~deb12u2" },
+                { "#### LoaderInfo: systemd-stub 256 ####", MEASURE_UKI_STUB_SYSTEMD, 256, 256,
+                  MEASURE_PE_MATCH_PREFIX_LAST, "systemd-stub 256" },
+                { "#### LoaderInfo: systemd-stub 257.1 ####", MEASURE_UKI_STUB_SYSTEMD, 257, 257,
+                  MEASURE_PE_MATCH_EXACT_FIRST, "systemd-stub 257.1" },
+                { "#### LoaderInfo: lantern-stub 0.1.0 ####", MEASURE_UKI_STUB_LANTERN, 0, 256,
+                  MEASURE_PE_MATCH_EXACT_FIRST, "lantern-stub 0.1.0" },
+                { "#### LoaderInfo: systemd-boot 252 ####", MEASURE_UKI_STUB_UNKNOWN, 0, 252,
+                  MEASURE_PE_MATCH_PREFIX_LAST, "systemd-boot 252" },
+                { "#### LoaderInfo: systemd-stub x ####", MEASURE_UKI_STUB_UNKNOWN, 0, 252,
+                  MEASURE_PE_MATCH_PREFIX_LAST, "systemd-stub x" },
+                { "#### LoaderInfo: systemd-stub 254", MEASURE_UKI_STUB_SYSTEMD, 254, 254,
+                  MEASURE_PE_MATCH_PREFIX_LAST, "systemd-stub 254" },
+                { "LoaderInfo: systemd-stub 254 ####", MEASURE_UKI_STUB_UNKNOWN, 0, 252,
+                  MEASURE_PE_MATCH_PREFIX_LAST, "" },
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                spec s[] = { { ".text", 0, "code", 0 }, { ".sdmagic", 0, cases[i].text, 0 } };
+                measure_uki_stub stub;
+                size = build_pe(buf, sizeof(buf), false, s, 2);
+                CHECK(measure_pe_parse(buf, size, MEASURE_PE_FILE, NULL, &pe) == 0 &&
+                      measure_uki_stub_identify(&pe, buf, size, &stub) == 0 && stub.kind == cases[i].kind &&
+                      stub.version == cases[i].version && stub.rules == cases[i].rules &&
+                      stub.match == cases[i].match && strcmp(stub.ident, cases[i].ident) == 0,
+                      "identify '%s' -> kind %d version %u rules %u ident '%s'", cases[i].text, stub.kind,
+                      stub.version, stub.rules, stub.ident);
+        }
+
+        /* .sdmagic whose VirtualSize ends before its NUL: the text stops there. */
+        spec cut[] = { { ".sdmagic", 33, "#### LoaderInfo: systemd-stub 253 ####", 0 } };
+        measure_uki_stub stub;
+        size = build_pe(buf, sizeof(buf), false, cut, 1);
+        CHECK(measure_pe_parse(buf, size, MEASURE_PE_FILE, NULL, &pe) == 0 &&
+              measure_uki_stub_identify(&pe, buf, size, &stub) == 0 && stub.version == 253 &&
+              strcmp(stub.ident, "systemd-stub 253") == 0, "identify within VirtualSize only");
+
+        spec none[] = { { ".text", 0, "code", 0 } };
+        size = build_pe(buf, sizeof(buf), false, none, 1);
+        CHECK(measure_pe_parse(buf, size, MEASURE_PE_FILE, NULL, &pe) == 0 &&
+              measure_uki_stub_identify(&pe, buf, size, &stub) == 0 && stub.kind == MEASURE_UKI_STUB_UNKNOWN &&
+              stub.rules == MEASURE_UKI_DEFAULT_RULES && stub.ident[0] == 0, "no .sdmagic: default rules");
+}
+
+static void test_plan(void) {
+        measure_uki_plan p = {};
+        const spec scrambled[] = {
+                MAGIC("systemd-stub 252"),
+                { ".pcrpkey", 0, "key", 0 },
+                { ".pcrsig", 0, "{}", 0 },
+                { ".initrd", 0, "initrd", 0 },
+                { ".uname", 0, "6.1", 0 },
+                { ".sbat", 0, "sbat,1", 0 },
+                { ".cmdline", 0, "", 0 },
+                { ".dtb", 0, "dtb", 0 },
+                { ".osrel", 0, "ID=x", 0 },
+                { ".linux", 0, "kernel", 0 },
+                { ".splash", 0, "bmp", 0 },
+        };
+        CHECK(plan_for(scrambled, 11, &p) == 0, "252 plan builds");
+        CHECK(strcmp(plan_str(&p), ".linux@9,.osrel@8,.initrd@3,.splash@10,.dtb@7,.pcrpkey@1") == 0,
+              "252: canonical order, no .pcrsig/.uname/.sbat, empty .cmdline skipped: %s", plan_str(&p));
+        CHECK(p.m[0].offset == pe.sections[9].pointer_to_raw_data && p.m[0].length == 6 && p.m[0].zero_fill == 0,
+              "252: .linux range");
+
+        spec v254[11];
+        memcpy(v254, scrambled, sizeof(v254));
+        v254[0] = (spec) MAGIC("systemd-stub 254");
+        CHECK(plan_for(v254, 11, &p) == 0 &&
+              strcmp(plan_str(&p), ".linux@9,.osrel@8,.initrd@3,.splash@10,.dtb@7,.uname@4,.sbat@5,.pcrpkey@1") == 0,
+              "254: adds .uname and .sbat before .pcrpkey: %s", plan_str(&p));
+
+        const spec zf[] = {
+                MAGIC("systemd-stub 252"),
+                { ".cmdline", 0x300, "console=ttyS0", 0 },
+                { ".osrel", 4, "ID=lantern", 0 },
+        };
+        CHECK(plan_for(zf, 3, &p) == 0 && p.n == 2, "zero-fill plan builds");
+        CHECK(p.m[0].section == MEASURE_UKI_OSREL && p.m[0].length == 4 && p.m[0].zero_fill == 0,
+              "VirtualSize below SizeOfRawData: VirtualSize bytes, no fill");
+        CHECK(p.m[1].section == MEASURE_UKI_CMDLINE && p.m[1].length == 0x200 && p.m[1].zero_fill == 0x100,
+              "VirtualSize above SizeOfRawData: raw bytes then zeros");
+
+        const spec big[] = {
+                MAGIC("systemd-stub 252"),
+                { ".cmdline", 0x2000, "x", 0 },
+        };
+        size = build_pe(buf, sizeof(buf), false, big, 2);
+        buf[OPT + 56 + 1] = 0x20; /* SizeOfImage 0x2000: .cmdline at 0x2000 + 0x2000 no longer fits */
+        buf[OPT + 56 + 2] = 0;
+        measure_pe_error err = {};
+        CHECK(measure_pe_parse(buf, size, MEASURE_PE_FILE, NULL, &pe) == 0 &&
+              measure_uki_plan_build(&pe, buf, size, &err, &p) == -EBADMSG &&
+              err.offset == table_offset(false) + 40 + 8, "section past SizeOfImage refused at its VirtualSize");
+
+        const spec old[] = { MAGIC("systemd-stub 250"), { ".linux", 0, "k", 0 } };
+        CHECK(plan_for(old, 2, &p) == -EPROTONOSUPPORT, "systemd-stub 250: nothing measured into PCR 11");
+}
+
+static void test_matching(void) {
+        measure_uki_plan p = {};
+        spec s[] = {
+                MAGIC("systemd-stub 252"),
+                { ".linux", 0, "kernel", 0 },
+                { ".linuxh", 0, "hash", 0 },
+                { ".initrdh", 0, "ihash", 0 },
+                { ".initrd", 0, "initrd", 0 },
+                { ".ucode", 0, "ucode", 0 },
+                { ".sbat", 0, "sbat", 0 },
+        };
+        CHECK(plan_for(s, 7, &p) == 0 && strcmp(plan_str(&p), ".linux@2,.initrd@4") == 0,
+              "252: prefix match, last wins (.linuxh taken as .linux): %s", plan_str(&p));
+        s[0] = (spec) MAGIC("systemd-stub 256");
+        CHECK(plan_for(s, 7, &p) == 0 && strcmp(plan_str(&p), ".linux@2,.initrd@4,.ucode@5,.sbat@6") == 0,
+              "256: .ucode after .initrd, still prefix-last: %s", plan_str(&p));
+        s[0] = (spec) MAGIC("systemd-stub 258");
+        CHECK(plan_for(s, 7, &p) == 0 && strcmp(plan_str(&p), ".linux@1,.initrd@4,.ucode@5,.sbat@6") == 0,
+              "258: exact match, first wins: %s", plan_str(&p));
+        s[0] = (spec) MAGIC("lantern-stub 0.1");
+        CHECK(plan_for(s, 7, &p) == 0 && strcmp(plan_str(&p), ".linux@1,.initrd@4,.ucode@5") == 0,
+              "lantern-stub: exact match, no .sbat: %s", plan_str(&p));
+}
+
+static void test_profiles(void) {
+        measure_uki_plan p = {};
+        const spec s[] = {
+                MAGIC("systemd-stub 257"),
+                { ".linux", 0, "kernel", 0 },
+                { ".cmdline", 0, "base", 0 },
+                { ".osrel", 0, "ID=x", 0 },
+                { ".profile", 0, "ID=default", 0 },
+                { ".cmdline", 0, "profile 0", 0 },
+                { ".profile", 0, "ID=debug", 0 },
+                { ".cmdline", 0, "profile 1", 0 },
+                { ".dtb", 0, "profile 1 dtb", 0 },
+        };
+        CHECK(plan_for(s, 9, &p) == 0 && strcmp(plan_str(&p), ".linux@1,.osrel@3,.cmdline@5,.profile@4") == 0,
+              "257 multi-profile: base plus profile 0, which overrides .cmdline: %s", plan_str(&p));
+
+        spec d[] = {
+                MAGIC("systemd-stub 257"),
+                { ".linux", 0, "kernel", 0 },
+                { ".dtbauto", 0, "dtb", 0 },
+        };
+        CHECK(plan_for(d, 3, &p) == 0 && p.hardware_dependent && strcmp(plan_str(&p), ".linux@1") == 0,
+              "257 .dtbauto: flagged, not planned");
+        d[0] = (spec) MAGIC("systemd-stub 252");
+        CHECK(plan_for(d, 3, &p) == 0 && !p.hardware_dependent, "252 does not know .dtbauto");
+}
+
+static void test_loaded(void) {
+        static uint8_t mem[0x5000];
+        measure_uki_plan p = {};
+        const spec s[] = {
+                MAGIC("lantern-stub 0.1"),
+                { ".cmdline", 0x300, "console=ttyS0", 0 },
+                { ".linux", 0, "kernel", 0 },
+        };
+        size = build_pe(buf, sizeof(buf), false, s, 3);
+        memset(mem, 0, sizeof(mem));
+        memcpy(mem, buf, HEADERS);
+        for (int i = 0; i < 3; i++)
+                memcpy(mem + 0x1000 * (i + 1), buf + HEADERS + 0x200 * i, 0x200);
+        CHECK(measure_pe_parse(mem, sizeof(mem), MEASURE_PE_LOADED, NULL, &pe) == 0 &&
+              measure_uki_plan_build(&pe, mem, sizeof(mem), NULL, &p) == 0 && p.stub.kind == MEASURE_UKI_STUB_LANTERN,
+              "loaded image: plan builds, stub identified");
+        CHECK(p.n == 2 && p.m[0].section == MEASURE_UKI_LINUX && p.m[0].offset == 0x3000 && p.m[0].length == 6 &&
+              p.m[1].section == MEASURE_UKI_CMDLINE && p.m[1].offset == 0x2000 && p.m[1].length == 0x300 &&
+              p.m[1].zero_fill == 0, "loaded image: VirtualAddress ranges, memory already zero-filled");
+}
+
+static void test_fold(void) {
+        measure_uki_plan p = {};
+        const measure_alg *algs[3] = { measure_alg_by_name("sha1"), measure_alg_by_name("sha256"),
+                                       measure_alg_by_name("sha384") };
+        uint8_t v[3][MEASURE_DIGEST_MAX], name[MEASURE_DIGEST_MAX], data[MEASURE_DIGEST_MAX];
+        char hex[2 * MEASURE_DIGEST_MAX + 1];
+        const spec s[] = {
+                MAGIC("systemd-stub 252"),
+                { ".cmdline", 0x300, "console=ttyS0", 0 },
+                { ".osrel", 0, "ID=lantern\n", 0 },
+                { ".linux", 0, "kernel", 0 },
+        };
+        /* Expected: the shell fold of tests/cases/uki-zerofill.sh, fold BANK .linux=l .osrel=o .cmdline=c, over
+         * l = "kernel", o = "ID=lantern\n", c = "console=ttyS0" followed by zeros up to 0x300 bytes. */
+        CHECK(plan_for(s, 4, &p) == 0 && measure_uki_plan_fold(&p, buf, size, algs, 3, v) == 0, "fold runs");
+        CHECK(strcmp(measure_hex(v[0], 20, hex), "9ffb083b742457539cb1d5586172d094267f45c8") == 0, "fold sha1");
+        CHECK(strcmp(measure_hex(v[1], 32, hex), "6d48193daa2f7462d7856da303e389bd3f21e09c6992331dee95551a0c6692f6") == 0,
+              "fold sha256");
+        CHECK(strcmp(measure_hex(v[2], 48, hex), "321f2280504c475ee8a04e865964b51b6c86f35474d5c37a3be19cae9a3360"
+                                                 "5dc9b8f3175ee5fb74f44002dfa1376084") == 0, "fold sha384");
+        /* Event digests: sha256(".linux\0") and sha256("kernel"), from `printf '.linux\0' | sha256sum` and
+         * `printf kernel | sha256sum`. */
+        CHECK(measure_uki_measurement_digests(&p.m[0], buf, size, algs[1], name, data) == 0 &&
+              strcmp(measure_hex(name, 32, hex), "0da293e37ad5511c59be47993769aacb91b243f7d010288e118dc90e95aaef5a") == 0,
+              "event digest of the name: %s", hex);
+        CHECK(strcmp(measure_hex(data, 32, hex), "6923dd1bc0460082c5d55a831908c24a282860b7f1cd6c2b79cf1bc8857c639c") == 0,
+              "event digest of the data: %s", hex);
+        measure_uki_plan bad = p;
+        bad.m[0].offset = size;
+        CHECK(measure_uki_plan_fold(&bad, buf, size, algs, 3, v) == -EINVAL, "fold refuses a plan outside the buffer");
+}
+
+int main(void) {
+        test_identify();
+        test_plan();
+        test_matching();
+        test_profiles();
+        test_loaded();
+        test_fold();
+        return tap_done();
+}
