@@ -70,6 +70,14 @@ int predict_file_cache_get(predict_file_cache *c, const char *path, predict_erro
         uint64_t n = 0;
         int fd, r;
 
+        /* A file already hashed is recognised without opening it again. */
+        if (stat(path, &st) == 0)
+                for (size_t i = 0; i < c->n_files; i++)
+                        if (c->files[i]->dev == st.st_dev && c->files[i]->ino == st.st_ino) {
+                                *ret = c->files[i];
+                                return 0;
+                        }
+
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return predict_error_set(err, -errno, "%s: cannot open: %s", path, strerror(errno));
