@@ -289,7 +289,8 @@ lab_check_replay() {
 # fresh copy of the matching OVMF_VARS is used. --timeout (default $LAB_BOOT_TIMEOUT, else 180 s) kills QEMU by
 # its pid file.
 # --qemu-arg passes one more argument to QEMU (repeatable). Returns non-zero with a message if the guest
-# never printed LANTERN-DONE.
+# never printed LANTERN-DONE; when OVMF reports that no boot option could be started (as when Secure Boot
+# refuses an image) QEMU is stopped at once rather than at the timeout.
 lab_boot() {
         local out=$1 esp=$2 sb=0 vars="" timeout=${LAB_BOOT_TIMEOUT:-180} tpmstate="" qemu_extra=()
         shift 2 || { _lab_err "usage: lab_boot OUTDIR ESP_DIR [options]"; return 1; }
@@ -336,7 +337,7 @@ lab_boot() {
                 return 1
         fi
 
-        local qpid="" i=0 start=$SECONDS timed_out=0
+        local qpid="" i=0 start=$SECONDS timed_out=0 no_boot=0
         qemu-system-x86_64 "${machine[@]}" -m 512 -smp 1 \
                 -drive if=pflash,format=raw,readonly=on,file="$code" \
                 -drive if=pflash,format=raw,file="$vars" \
@@ -348,8 +349,10 @@ lab_boot() {
                 </dev/null >"$run/qemu.out" 2>&1 &
         qpid=$!
         while kill -0 "$qpid" 2>/dev/null; do
-                if [ $((SECONDS - start)) -ge "$timeout" ]; then
-                        timed_out=1
+                # OVMF gave up on every boot option (e.g. Secure Boot refused the image): nothing more will come.
+                grep -q 'BdsDxe: No bootable option or device was found' "$run/serial.raw" 2>/dev/null && no_boot=1
+                if [ "$no_boot" = 1 ] || [ $((SECONDS - start)) -ge "$timeout" ]; then
+                        [ "$no_boot" = 1 ] || timed_out=1
                         [ -s "$run/qemu.pid" ] && kill "$(cat "$run/qemu.pid")" 2>/dev/null
                         sleep 2
                         [ -s "$run/qemu.pid" ] && kill -9 "$(cat "$run/qemu.pid")" 2>/dev/null
@@ -371,7 +374,9 @@ lab_boot() {
 
         tr -d '\r' <"$run/serial.raw" >"$out/serial.log" 2>/dev/null
         if ! grep -q '^LANTERN-DONE' "$out/serial.log"; then
-                if [ "$timed_out" = 1 ]; then
+                if [ "$no_boot" = 1 ]; then
+                        _lab_err "the firmware found nothing it could boot (Access Denied / Security Violation: unsigned image under Secure Boot?); see $out/serial.log"
+                elif [ "$timed_out" = 1 ]; then
                         _lab_err "guest did not print LANTERN-DONE within ${timeout}s (killed); see $out/serial.log"
                 else
                         _lab_err "guest stopped without printing LANTERN-DONE; see $out/serial.log"
