@@ -338,7 +338,8 @@ lab_boot() {
         fi
 
         local qpid="" i=0 start=$SECONDS timed_out=0 no_boot=0
-        qemu-system-x86_64 "${machine[@]}" -m 512 -smp 1 \
+        # `timeout` is only a backstop for when this shell dies before its own deadline below.
+        timeout --kill-after=10 $((timeout + 60)) qemu-system-x86_64 "${machine[@]}" -m 512 -smp 1 \
                 -drive if=pflash,format=raw,readonly=on,file="$code" \
                 -drive if=pflash,format=raw,file="$vars" \
                 -drive format=raw,file=fat:rw:"$esp" \
