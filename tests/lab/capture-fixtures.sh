@@ -18,7 +18,8 @@
 # EV_EFI_BOOT_SERVICES_APPLICATION digests are `pesign -h` of the booted files, in order (with Secure Boot off
 # systemd-stub 252's LoadImage of the kernel is measured too; with it on, its security override bypasses the
 # firmware's measurement and PCR 4 ends with the UKI); the SecureBoot
-# variable in the log matches the configuration; PCR 12 holds exactly the expected .cmdline measurements. --commit commits each fixture directory on its own.
+# variable in the log matches the configuration; PCR 12 holds exactly the expected .cmdline measurements.
+# --commit commits each fixture directory on its own.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lab/lab.sh"
