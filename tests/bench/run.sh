@@ -37,6 +37,9 @@ done
 [ -x "$lantern" ] || die "$lantern is missing (meson compile -C $build)"
 [ -f "$stub" ] || die "$stub is missing (systemd-boot-efi)"
 mkdir -p "$work" || die "cannot create $work"
+# A copy, so that a rebuild of the tree during the run cannot swap the binary under hyperfine.
+cp "$lantern" "$work/lantern" || die "cannot copy $lantern"
+lantern=$work/lantern
 
 # --- inputs -------------------------------------------------------------------------------------------
 synthetic=$work/synthetic-5000.bin
