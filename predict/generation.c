@@ -33,7 +33,7 @@ static bool has_suffix(const char *s, const char *suffix) {
 }
 
 int predict_profiles_default(const char *root, predict_error *err, char ***ret_profiles, size_t *ret_n) {
-        char **profiles = NULL, **names = NULL, *dir = NULL, *p = NULL;
+        char **profiles = NULL, **names = NULL, *dir = NULL;
         size_t n = 0, n_names = 0;
         int r;
 
@@ -78,7 +78,6 @@ finish:
         predict_strv_free(profiles, n);
         predict_strv_free(names, n_names);
         free(dir);
-        free(p);
         return r;
 }
 

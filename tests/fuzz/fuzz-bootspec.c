@@ -9,6 +9,11 @@
 #include "predict-bootspec.h"
 #include "predict-cmdline.h"
 
+/* The parser is compiled into the harness itself so that libFuzzer's coverage instrumentation sees its
+ * branches (the predict library is built without it); the linker then takes these definitions and leaves
+ * the library's copies out. */
+#include "../../predict/bootspec.c"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         predict_error err = {};
         predict_bootspec *b = NULL;
