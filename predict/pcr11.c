@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "pcr.h"
+#include "uki.h"
 #include "predict-cmdline.h"
 #include "predict-host.h"
 
@@ -14,9 +15,15 @@ int predict_pcr11_fold(const measure_alg *alg, const predict_section sections[ME
         measure_bank bank;
         int r;
 
+        /* Which sections count is measure/'s rule for the lantern stub, the one the stub itself follows. */
+        static const measure_uki_stub lantern = {
+                .kind = MEASURE_UKI_STUB_LANTERN,
+                .rules = MEASURE_UKI_LANTERN_RULES,
+        };
+
         measure_bank_init(&bank, alg, 0);
         for (unsigned s = 0; s < MEASURE_UKI_SECTION_MAX; s++) {
-                if (s == MEASURE_UKI_PCRSIG || !sections[s].present)
+                if (!sections[s].present || !measure_uki_stub_measures(&lantern, (measure_uki_section) s))
                         continue;
                 const char *name = measure_uki_sections[s].name;
                 r = measure_bank_extend_data(&bank, MEASURE_PCR_KERNEL_IMAGE, name, strlen(name) + 1);
