@@ -176,13 +176,16 @@ int install_auth_build(const char *varname, const install_guid *vendor, uint32_t
         bio = BIO_new_mem_buf(payload, (int) payload_len);
         if (!bio)
                 goto finish;
-        /* Detached SignedData, SHA-256, no signed attributes: deterministic for a given key and input, and what
-         * EDK2's AuthVariableLib verifies. */
-        p7 = PKCS7_sign(NULL, NULL, NULL, bio, PKCS7_BINARY | PKCS7_DETACHED | PKCS7_PARTIAL | PKCS7_NOATTR);
-        if (!p7 || !PKCS7_sign_add_signer(p7, cert, key, EVP_sha256(), PKCS7_BINARY | PKCS7_DETACHED | PKCS7_NOATTR) ||
-            PKCS7_final(p7, bio, PKCS7_BINARY | PKCS7_DETACHED | PKCS7_NOATTR) != 1)
+        /* Detached SignedData, SHA-256, with the standard signed attributes: OVMF's AuthVariableLib refuses a
+         * self-signed PK update whose SignedData carries no signed attributes (seen on a real boot). */
+        p7 = PKCS7_sign(NULL, NULL, NULL, bio, PKCS7_BINARY | PKCS7_DETACHED | PKCS7_PARTIAL);
+        if (!p7 || !PKCS7_sign_add_signer(p7, cert, key, EVP_sha256(), PKCS7_BINARY | PKCS7_DETACHED) ||
+            PKCS7_final(p7, bio, PKCS7_BINARY | PKCS7_DETACHED) != 1)
                 goto finish;
-        int sig_len = i2d_PKCS7(p7, NULL);
+        /* UEFI 2.10 8.2.2: CertData is the DER SignedData itself, not wrapped in a ContentInfo. OVMF refuses a
+         * wrapped one for PK (seen on a real boot), though it takes it for KEK and db in Setup Mode. */
+        PKCS7_SIGNED *sd = p7->d.sign;
+        int sig_len = i2d_PKCS7_SIGNED(sd, NULL);
         if (sig_len <= 0)
                 goto finish;
         /* EFI_VARIABLE_AUTHENTICATION_2 = EFI_TIME + WIN_CERTIFICATE_UEFI_GUID { dwLength, wRevision 0x0200,
@@ -201,7 +204,7 @@ int install_auth_build(const char *varname, const install_guid *vendor, uint32_t
         out[23] = 0x0e;
         memcpy(out + 24, install_guid_cert_pkcs7.b, 16);
         p = out + hdr;
-        if (i2d_PKCS7(p7, &p) != sig_len)
+        if (i2d_PKCS7_SIGNED(sd, &p) != sig_len)
                 goto finish;
         if (len)
                 memcpy(out + hdr + sig_len, data, len);

@@ -48,7 +48,7 @@ install_key_kind install_key_signer(install_key_kind kind);
 int install_esl_from_cert(X509 *cert, const install_guid *owner, uint8_t **ret, size_t *ret_len);
 
 /* EFI_VARIABLE_AUTHENTICATION_2 header (timestamp, WIN_CERTIFICATE_UEFI_GUID with a detached PKCS#7 SignedData
- * over name||vendor||attrs||timestamp||data, SHA-256) followed by data. when is UTC. */
+ * over name||vendor||attrs||timestamp||data, SHA-256, stored as the bare SignedData) followed by data. when is UTC. */
 int install_auth_build(const char *varname, const install_guid *vendor, uint32_t attrs, const struct tm *when,
                        const uint8_t *data, size_t len, EVP_PKEY *key, X509 *cert, uint8_t **ret,
                        size_t *ret_len);

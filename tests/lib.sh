@@ -23,5 +23,5 @@ check_exit() {
 }
 # A scratch directory removed at exit.
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/lantern-test.XXXXXX")
-trap 'rm -rf "$TEST_TMP"' EXIT
+if [ -n "${LANTERN_KEEP_TMP:-}" ]; then echo "# keeping $TEST_TMP"; else trap 'rm -rf "$TEST_TMP"' EXIT; fi
 finish() { exit "$TEST_FAILED"; }

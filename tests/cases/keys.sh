@@ -21,12 +21,23 @@ check "db.crt allows code signing" bash -c "openssl x509 -in '$K/db.crt' -noout 
 
 # The .auth signature: efitools' -o prints the exact bundle UEFI signs (name, vendor GUID, attributes, timestamp,
 # data), for the same timestamp.
+# openssl wants a ContentInfo around the SignedData: SEQUENCE { signedData OID, [0] EXPLICIT SignedData }.
+wrap_content_info() {
+  local n; n=$(stat -c %s "$1")
+  printf "\\x30\\x82\\x$(printf %02x $(((n + 15) >> 8)))\\x$(printf %02x $(((n + 15) & 255)))"
+  printf '\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02'
+  printf "\\xa0\\x82\\x$(printf %02x $((n >> 8)))\\x$(printf %02x $((n & 255)))"
+  cat "$1"
+}
 signer() { case $1 in db) echo KEK ;; *) echo PK ;; esac; }
 for k in PK KEK db; do
   sign-efi-sig-list -o -g $GUID -t "2026-01-02 03:04:05" $k "$K/$k.esl" "$TEST_TMP/$k.bundle" >/dev/null
   auth=$K/$k.auth
   len=$(od -An -tu4 -j16 -N4 "$auth" | tr -d ' ')
-  tail -c +41 "$auth" | head -c $((len - 24)) >"$TEST_TMP/$k.p7"
+  tail -c +41 "$auth" | head -c $((len - 24)) >"$TEST_TMP/$k.sd"
+  check_eq "$k.auth CertData is a bare SignedData (SEQUENCE, version 1)" \
+    "$(od -An -tx1 -N1 "$TEST_TMP/$k.sd" | tr -d ' ')$(od -An -tx1 -j4 -N3 "$TEST_TMP/$k.sd" | tr -d ' ')" "30020101"
+  wrap_content_info "$TEST_TMP/$k.sd" >"$TEST_TMP/$k.p7"
   tail -c +$((16 + len + 1)) "$auth" >"$TEST_TMP/$k.data"
   check "$k.auth carries $k.esl after the signature" cmp -s "$TEST_TMP/$k.data" "$K/$k.esl"
   check_eq "$k.auth header: revision 0x0200, WIN_CERT_TYPE_EFI_GUID, PKCS7 GUID" \
