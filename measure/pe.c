@@ -233,6 +233,10 @@ int measure_pe_find_section(const measure_pe *pe, const char *name, measure_pe_m
 }
 
 uint64_t measure_pe_section_offset(const measure_pe *pe, const measure_pe_section *s) {
+        /* A section with no stored bytes (SizeOfRawData 0: all zero fill) has no meaningful position; its
+         * PointerToRawData is unchecked, so never hand it out. */
+        if (measure_pe_section_stored(pe, s) == 0)
+                return 0;
         return pe->layout == MEASURE_PE_LOADED ? s->virtual_address : s->pointer_to_raw_data;
 }
 

@@ -101,7 +101,8 @@ int measure_pe_find_section(const measure_pe *pe, const char *name, measure_pe_m
 
 /* Offset of a section's first byte in the parsed buffer (PointerToRawData or VirtualAddress by layout),
  * and how many bytes of it the buffer holds (MIN(VirtualSize, SizeOfRawData) for files, VirtualSize for
- * loaded images). Bytes from there up to VirtualSize are zeros in memory. */
+ * loaded images). Bytes from there up to VirtualSize are zeros in memory. The offset is 0 when nothing is
+ * stored. */
 uint64_t measure_pe_section_offset(const measure_pe *pe, const measure_pe_section *s);
 uint32_t measure_pe_section_stored(const measure_pe *pe, const measure_pe_section *s);
 

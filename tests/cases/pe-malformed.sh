@@ -57,10 +57,10 @@ done
 headers=$(u32 stub.efi $((opt + 60)))
 check "the unmodified stub parses" "$LANTERN" pe hash stub.efi
 
-# Truncations: every 3rd byte through the headers, then through the section data. Beyond the last section's
+# Truncations: every 4th byte through the headers, then through the section data. Beyond the last section's
 # data only the COFF symbol table is cut, which leaves a valid PE.
 bad=0 n=0
-for ((cut = 0; cut < last_end; cut += (cut < headers + 64 ? 3 : 1999))); do
+for ((cut = 0; cut < last_end; cut += (cut < headers + 64 ? 4 : 1999))); do
   head -c "$cut" stub.efi >cut.efi
   n=$((n + 1))
   verbs=("pe sections")

@@ -206,6 +206,20 @@ static void test_plan(void) {
               measure_uki_plan_build(&pe, buf, size, &err, &p) == -EBADMSG &&
               err.offset == table_offset(false) + 40 + 8, "section past SizeOfImage refused at its VirtualSize");
 
+        const spec bss[] = {
+                MAGIC("systemd-stub 252"),
+                { ".cmdline", 0x100, "", 0 },
+        };
+        const measure_alg *sha256 = measure_alg_by_name("sha256");
+        uint8_t v[1][MEASURE_DIGEST_MAX];
+        size = build_pe(buf, sizeof(buf), false, bss, 2);
+        put32(buf + table_offset(false) + 40 + 20, 0xffffff00); /* PointerToRawData is meaningless here */
+        CHECK(measure_pe_parse(buf, size, MEASURE_PE_FILE, NULL, &pe) == 0 &&
+              measure_uki_plan_build(&pe, buf, size, NULL, &p) == 0 && p.n == 1 && p.m[0].offset == 0 &&
+              p.m[0].length == 0 && p.m[0].zero_fill == 0x100 &&
+              measure_uki_plan_fold(&p, buf, size, &sha256, 1, v) == 0,
+              "SizeOfRawData 0: all zero fill, PointerToRawData ignored");
+
         const spec old[] = { MAGIC("systemd-stub 250"), { ".linux", 0, "k", 0 } };
         CHECK(plan_for(old, 2, &p) == -EPROTONOSUPPORT, "systemd-stub 250: nothing measured into PCR 11");
 }

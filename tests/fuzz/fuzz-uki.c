@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libFuzzer target: stub identification and the UKI measurement plan in both layouts, and the PCR 11 fold. */
+#include <stddef.h>
+#include <stdint.h>
+
+/* The code under test is compiled into the target itself, so that libFuzzer's coverage instrumentation
+ * (applied to this file only) guides the search through it; the copies in libmeasure stay unused. */
+#include "../../measure/pe.c"
+#include "../../measure/uki.c"
+
+#include "pe.h"
+#include "uki.h"
+
+/* Hashing gigabytes of zero fill is correct but too slow for a fuzzer iteration. */
+#define MAX_ZERO_FILL (1u << 20)
+
+static void run(const uint8_t *data, size_t size, measure_pe_layout layout) {
+        const measure_alg *algs[2] = { measure_alg_by_name("sha1"), measure_alg_by_name("sha256") };
+        uint8_t v[2][MEASURE_DIGEST_MAX];
+        measure_pe_error err;
+        measure_uki_plan plan;
+        measure_pe pe;
+        uint64_t fill = 0;
+
+        if (measure_pe_parse(data, size, layout, &err, &pe) < 0)
+                return;
+        if (measure_uki_plan_build(&pe, data, size, &err, &plan) < 0)
+                return;
+        for (size_t i = 0; i < plan.n; i++) {
+                /* Every planned range must lie inside the input. */
+                if (plan.m[i].offset > size || plan.m[i].length > size - plan.m[i].offset)
+                        __builtin_trap();
+                fill += plan.m[i].zero_fill;
+        }
+        if (fill <= MAX_ZERO_FILL && measure_uki_plan_fold(&plan, data, size, algs, 2, v) < 0)
+                __builtin_trap();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        run(data, size, MEASURE_PE_FILE);
+        run(data, size, MEASURE_PE_LOADED);
+        return 0;
+}
