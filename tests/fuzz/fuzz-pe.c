@@ -3,11 +3,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The code under test is compiled into the target itself, so that libFuzzer's coverage instrumentation
- * (applied to this file only) guides the search through it; the copies in libmeasure stay unused. */
-#include "../../measure/pe.c"
-#include "../../measure/authenticode.c"
-
 #include "authenticode.h"
 #include "pe.h"
 
