@@ -14,7 +14,7 @@ STUB=$LANTERN_BUILD/lantern-stub-x64.efi
 for f in "$SM" "$LAB_STUB_DEFAULT" "$STUB"; do
   [ -e "$f" ] || { not_ok "needs $f"; finish; }
 done
-for t in objcopy objdump sha256sum xxd tpm2_eventlog qemu-system-x86_64 swtpm; do
+for t in objcopy objdump sha256sum xxd tpm2_eventlog qemu-system-x86_64 swtpm jq mkfs.vfat mmd mcopy iconv; do
   command -v $t >/dev/null || { not_ok "needs $t"; finish; }
 done
 
@@ -30,7 +30,7 @@ cp "$(dirname "$K")/../lib/modules/$kver/kernel/fs/efivarfs/efivarfs.ko" "$R/efi
 cat >"$W/extra.sh" <<EOS
 insmod /efivarfs.ko
 mount -t efivarfs efivarfs /sys/firmware/efi/efivars
-for v in StubInfo StubPcrKernelImage StubPcrKernelParameters; do
+for v in StubInfo StubPcrKernelImage StubPcrKernelParameters LoaderDevicePartUUID; do
   f=/sys/firmware/efi/efivars/\$v-$VENDOR
   if [ -e "\$f" ]; then echo "LANTERN-VAR \$v \$(od -An -tx1 "\$f" | tr -d ' \n')"; else echo "LANTERN-VAR \$v none"; fi
 done
@@ -65,8 +65,22 @@ sha256sum "$W/initrd.img" | cut -c1-64 | xxd -r -p >"$W/initrdh"
 thin_stub "$W/thin.efi" .osrel="$W/osrel" .cmdline="$W/cmdline" .linux="$W/linux-path" .linuxh="$W/linuxh" \
   .initrd="$W/initrd-path" .initrdh="$W/initrdh" || { not_ok "thin stub"; finish; }
 
-lab_esp "$W/esp-a" "$W/sd.efi"
-lab_esp "$W/esp-b" "$W/lantern.efi"
+# (a) and (b) boot from GPT disks (made by systemd-repart, which reports the partition UUID), so the stubs
+# can report LoaderDevicePartUUID; the lab's directory ESP stays empty and the firmware falls through to it.
+gpt_disk() { # OUT EFI_FILE: prints the ESP partition's UUID
+  local out=$1 defs=$W/repart.d off size
+  mkdir -p "$defs"
+  printf '[Partition]\nType=esp\nSizeMinBytes=64M\n' >"$defs/10-esp.conf"
+  systemd-repart --empty=create --size=80M --definitions="$defs" --dry-run=no --seed=random --json=short \
+    "$out" >"$out.json" 2>"$out.err" || { cat "$out.err" >&2; return 1; }
+  off=$(jq -r '.[0].offset' "$out.json"); size=$(jq -r '.[0].raw_size' "$out.json")
+  mkfs.vfat --offset=$((off / 512)) -F 32 "$out" $((size / 1024)) >/dev/null 2>&1 &&
+    mmd -i "$out@@$off" ::/EFI ::/EFI/BOOT && mcopy -i "$out@@$off" "$2" ::/EFI/BOOT/BOOTX64.EFI || return 1
+  jq -r '.[0].uuid' "$out.json"
+}
+uuid_a=$(gpt_disk "$W/disk-a.img" "$W/sd.efi") || { not_ok "GPT disk (a)"; finish; }
+uuid_b=$(gpt_disk "$W/disk-b.img" "$W/lantern.efi") || { not_ok "GPT disk (b)"; finish; }
+mkdir -p "$W/esp-a" "$W/esp-b"
 lab_esp "$W/esp-c" "$W/thin.efi"
 mkdir -p "$W/esp-c/EFI/lantern"
 cp "$K" "$W/esp-c/EFI/lantern/kernel.efi"
@@ -78,8 +92,8 @@ byte=$(od -An -tu1 -j "$off" -N 1 "$K" | tr -d ' ')
 printf "$(printf '\\%03o' $(( byte ^ 1 )))" | dd of="$W/esp-d/EFI/lantern/kernel.efi" bs=1 seek="$off" conv=notrunc status=none
 
 # Four boots, two at a time (the machine has two cores).
-lab_boot "$W/a" "$W/esp-a" >"$W/a.log" 2>&1 & pa=$!
-lab_boot "$W/b" "$W/esp-b" >"$W/b.log" 2>&1 & pb=$!
+lab_boot "$W/a" "$W/esp-a" --qemu-arg -drive --qemu-arg "format=raw,file=$W/disk-a.img" >"$W/a.log" 2>&1 & pa=$!
+lab_boot "$W/b" "$W/esp-b" --qemu-arg -drive --qemu-arg "format=raw,file=$W/disk-b.img" >"$W/b.log" 2>&1 & pb=$!
 wait $pa; ra=$?; wait $pb; rb=$?
 lab_boot "$W/c" "$W/esp-c" >"$W/c.log" 2>&1 & pc=$!
 lab_boot "$W/d" "$W/esp-d" --timeout 60 >"$W/d.log" 2>&1 & pd=$!
@@ -121,6 +135,13 @@ check_eq "StubInfo names the Lantern stub" "$(var b StubInfo)" \
   "06000000$(printf 'lantern-stub %s' "$("$LANTERN" --version 2>/dev/null | awk '{print $NF}')" | iconv -t UTF-16LE | xxd -p | tr -d '\n')0000"
 # systemd-stub 252 sets it even when nothing went to PCR 12; Lantern only when it measured LoadOptions.
 check_eq "no LoadOptions: StubPcrKernelParameters unset" "$(var b StubPcrKernelParameters)" "none"
+utf16() { printf '%s' "$1" | iconv -t UTF-16LE | xxd -p | tr -d '\n'; }
+# systemd-stub 252 writes the GUID in uppercase, as UTF-16 with NUL.
+check_eq "LoaderDevicePartUUID from systemd-stub = the GPT partition UUID (systemd-repart), uppercase" \
+  "$(var a LoaderDevicePartUUID)" "06000000$(utf16 "${uuid_a^^}")0000"
+check_eq "LoaderDevicePartUUID from the Lantern stub = the GPT partition UUID, in systemd-stub's encoding" \
+  "$(var b LoaderDevicePartUUID)" "06000000$(utf16 "${uuid_b^^}")0000"
+check_eq "directory ESP (MBR, no partition GUID): no LoaderDevicePartUUID" "$(var c LoaderDevicePartUUID)" "none"
 
 # (d) refused: no kernel ran, and the console says which file failed.
 check "flipped kernel byte: the guest never starts" bash -c "[ $rd -ne 0 ] && ! grep -q '^LANTERN-INIT' '$W/d/serial.log' && ! grep -q 'Linux version' '$W/d/serial.log'"
