@@ -30,6 +30,7 @@ int pe_main(int argc, char **argv);
 int uki_main(int argc, char **argv);
 int predict_main(int argc, char **argv);
 int keys_main(int argc, char **argv);
+int install_main(int argc, char **argv);
 int policy_main(int argc, char **argv);
 
 /* Reads a whole regular file into memory, refusing files larger than max bytes. Prints the error

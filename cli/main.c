@@ -14,6 +14,7 @@ static const cli_noun nouns[] = {
         { "uki", uki_main, "predict the PCR 11 value a unified kernel image produces" },
         { "predict", predict_main, "predict each NixOS generation's PCR 11 from its bootspec" },
         { "keys", keys_main, "create and enroll Secure Boot keys (PK, KEK, db)" },
+        { "install", install_main, "install NixOS generations onto the ESP as signed stubs with systemd-boot" },
         { "policy", policy_main, "sign PCR 11 policies in systemd-measure's format" },
 };
 
