@@ -89,8 +89,9 @@ def check_error(rc, err, path):
         return None, f"error line {err[:200]!r}"
     return (int(m.group(2)), int(m.group(3), 16)), None
 
-# The CLI is run at every offset of the smallest log only (one process per cut); test-eventlog cuts every
-# fixture at every offset in-process.
+# One process per cut is slow (seconds per thousand under ASan), so the CLI is run at every offset of the
+# first 2 KiB of the smallest log (header, Spec ID and the first events), around every record boundary and at
+# a stride elsewhere; test-eventlog cuts every fixture at every single offset in-process.
 smallest = min(logs, key=os.path.getsize)
 for log in logs:
     name = os.path.basename(os.path.dirname(log))
@@ -119,8 +120,9 @@ for log in logs:
         os.unlink(path)
         return problem
 
-    offsets = range(len(data)) if log == smallest else sorted(
-        {k for b in boundaries for k in (b - 1, b, b + 1) if 0 <= k < len(data)} | set(range(0, len(data), 97)))
+    offsets = sorted({k for b in boundaries for k in (b - 2, b - 1, b, b + 1, b + 2) if 0 <= k < len(data)}
+                     | set(range(0, len(data), 7 if log == smallest else 61))
+                     | set(range(0, min(2048, len(data)) if log == smallest else 0)))
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         problems = [p for p in pool.map(cut, offsets) if p]
     report(not problems, f"{name}: replay of the log cut at {len(offsets)} of {len(data)} offsets exits 2 with the "
@@ -147,7 +149,9 @@ for log in logs:
         d[off:off + width] = value.to_bytes(width, "little")
         path = os.path.join(tmp, f"{name}.damaged")
         open(path, "wb").write(d)
-        for verb in ("replay", "show", "verify"):
+        # Every verb on the header and the first events' damage; replay alone on the rest.
+        verbs = ("replay", "show", "verify") if off < events[4]["offset"] else ("replay",)
+        for verb in verbs:
             args = ["eventlog", verb, path] + (["--pcrs", os.path.join(os.path.dirname(log), "pcrs.txt")]
                                                if verb == "verify" else [])
             rc, out, err = run(*args)
@@ -157,7 +161,7 @@ for log in logs:
             elif want_off is not None and where[1] != want_off:
                 problems.append(f"{what} ({verb}): error at offset 0x{where[1]:x}, want 0x{want_off:x}: {err.strip()}")
     report(not problems, f"{name}: {len(damage)} damaged length, count and index fields give exit 2 naming the field's "
-           "offset (show, replay, verify)", "\n".join(problems[:8]))
+           "offset", "\n".join(problems[:8]))
 
 sys.exit(1 if failed else 0)
 EOF

@@ -22,7 +22,8 @@ typedef struct out {
 } out;
 
 static void put(out *o, const void *p, size_t n) {
-        memcpy(o->b + o->n, p, n);
+        if (n)
+                memcpy(o->b + o->n, p, n);
         o->n += n;
 }
 static void put8(out *o, uint8_t v) {
