@@ -20,7 +20,7 @@
 int cli_load_pe(const char *path, uint8_t **ret_data, size_t *ret_size, measure_pe *ret_pe);
 
 static void uki_usage(FILE *f) {
-        fputs("Usage: lantern uki measure [--bank BANK[,BANK...]] [--json] FILE\n"
+        fputs("Usage: lantern uki measure [--bank BANK[,BANK...]] [--esp DIR] [--json] FILE\n"
               "\n"
               "  measure    print the PCR 11 value the UKI's stub produces, one line '<bank> 11 <hex>' per bank\n"
               "             (the value `systemd-measure calculate --phase=` predicts); the stub version and with\n"
@@ -28,6 +28,8 @@ static void uki_usage(FILE *f) {
               "\n"
               "Options:\n"
               "  --bank LIST  digest banks (default sha1,sha256,sha384,sha512)\n"
+              "  --esp DIR    the ESP a thin lantern stub's .linux/.initrd paths point into; each file must\n"
+              "               match the SHA-256 in .linuxh/.initrdh (exit 1 if not: the stub would not boot)\n"
               "  --json       print JSON: the stub, the measurement plan with its event digests, the PCRs\n"
               "  -h, --help   show this help\n",
               f);
@@ -45,6 +47,7 @@ static const char *stub_kind_name(measure_uki_stub_kind k) {
 }
 
 static int plan_json(const char *path, const measure_uki_plan *plan, const uint8_t *data, size_t size,
+                     const measure_uki_external *ext, char (*const esp_paths)[MEASURE_UKI_THIN_PATH_MAX + 1],
                      const measure_alg *const *algs, size_t n_algs, uint8_t (*values)[MEASURE_DIGEST_MAX],
                      json_object **ret) {
         char hex[2 * MEASURE_DIGEST_MAX + 1];
@@ -71,9 +74,13 @@ static int plan_json(const char *path, const measure_uki_plan *plan, const uint8
                 json_object_object_add(j, "offset", json_object_new_int64((int64_t) m->offset));
                 json_object_object_add(j, "length", json_object_new_int64(m->length));
                 json_object_object_add(j, "zero_fill", json_object_new_int64(m->zero_fill));
+                if (m->external) {
+                        json_object_object_add(j, "esp_path", json_object_new_string(esp_paths[k]));
+                        json_object_object_add(j, "esp_size", json_object_new_int64((int64_t) ext[k].size));
+                }
                 for (size_t i = 0; i < n_algs; i++) {
                         json_object *b = json_object_new_object();
-                        r = measure_uki_measurement_digests(m, data, size, algs[i], nd, dd);
+                        r = measure_uki_measurement_digests(m, data, size, &ext[k], algs[i], nd, dd);
                         if (r < 0) {
                                 json_object_put(b);
                                 json_object_put(dg);
@@ -105,14 +112,68 @@ static int plan_json(const char *path, const measure_uki_plan *plan, const uint8
         return 0;
 }
 
+/* Thin layout: reads each ESP file the plan names under esp and checks it against its SHA-256 section.
+ * Returns 0 or an exit code (the error printed). ext[k].data is malloc'd. */
+static int load_external(const char *path, const char *esp, const measure_pe *pe, const uint8_t *data, size_t size,
+                         const measure_uki_plan *plan, measure_uki_external *ext,
+                         char (*esp_paths)[MEASURE_UKI_THIN_PATH_MAX + 1]) {
+        for (size_t k = 0; k < plan->n; k++) {
+                const measure_uki_measurement *m = &plan->m[k];
+                const char *name = measure_uki_sections[m->section].name;
+                const uint8_t *want;
+                uint8_t got[MEASURE_DIGEST_MAX], *content;
+                size_t content_size;
+                char *file;
+
+                if (!m->external)
+                        continue;
+                if (measure_uki_thin_file(pe, data, size, m, esp_paths[k], &want) < 0) {
+                        cli_error("%s: offset 0x%" PRIx64 ": bad thin-layout path in %s", path, m->offset, name);
+                        return LANTERN_EXIT_INPUT;
+                }
+                if (!esp) {
+                        cli_error("%s: thin stub: %s names the ESP file %s; give --esp DIR", path, name, esp_paths[k]);
+                        return LANTERN_EXIT_INPUT;
+                }
+                /* "\EFI\nixos\kernel.efi" -> "<esp>/EFI/nixos/kernel.efi" */
+                const char *rel = esp_paths[k];
+                while (*rel == '\\' || *rel == '/')
+                        rel++;
+                if (asprintf(&file, "%s/%s", esp, rel) < 0)
+                        return LANTERN_EXIT_INPUT;
+                for (char *c = file + strlen(esp); *c; c++)
+                        if (*c == '\\')
+                                *c = '/';
+                if (cli_read_file(file, CLI_MAX_PE, &content, &content_size) < 0) {
+                        free(file);
+                        return LANTERN_EXIT_INPUT;
+                }
+                if (measure_hash(measure_alg_by_id(MEASURE_ALG_SHA256), content, content_size, got) < 0 ||
+                    memcmp(got, want, MEASURE_UKI_THIN_HASH_SIZE) != 0) {
+                        cli_error("%s: %s (%s) does not match the SHA-256 in the stub's %s section: the stub would refuse "
+                                  "to boot", path, file, esp_paths[k], pe->sections[m->hash_pe_index].name);
+                        free(content);
+                        free(file);
+                        return LANTERN_EXIT_MISMATCH;
+                }
+                free(file);
+                ext[k].data = content;
+                ext[k].size = content_size;
+        }
+        return 0;
+}
+
 static int verb_measure(int argc, char **argv) {
         static const struct option options[] = {
                 { "bank", required_argument, NULL, 'b' },
                 { "json", no_argument, NULL, 'j' },
+                { "esp", required_argument, NULL, 'e' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        const char *banks = "sha1,sha256,sha384,sha512", *path;
+        const char *banks = "sha1,sha256,sha384,sha512", *path, *esp = NULL;
+        measure_uki_external ext[MEASURE_UKI_SECTION_MAX] = {};
+        static char esp_paths[MEASURE_UKI_SECTION_MAX][MEASURE_UKI_THIN_PATH_MAX + 1];
         const measure_alg *algs[MAX_BANKS];
         uint8_t values[MAX_BANKS][MEASURE_DIGEST_MAX];
         measure_pe_error err = {};
@@ -131,6 +192,9 @@ static int verb_measure(int argc, char **argv) {
                         break;
                 case 'j':
                         json = true;
+                        break;
+                case 'e':
+                        esp = optarg;
                         break;
                 case 'h':
                         uki_usage(stdout);
@@ -169,7 +233,12 @@ static int verb_measure(int argc, char **argv) {
                           "so PCR 11 cannot be predicted from the file alone", path);
                 goto finish;
         }
-        r = measure_uki_plan_fold(&plan, data, size, algs, n_algs, values);
+        r = load_external(path, esp, pe, data, size, &plan, ext, esp_paths);
+        if (r != 0) {
+                ret = r;
+                goto finish;
+        }
+        r = measure_uki_plan_fold(&plan, data, size, ext, algs, n_algs, values);
         if (r < 0) {
                 cli_error("%s: cannot compute PCR 11: %s", path, strerror(-r));
                 goto finish;
@@ -177,7 +246,7 @@ static int verb_measure(int argc, char **argv) {
 
         if (json) {
                 json_object *o;
-                r = plan_json(path, &plan, data, size, algs, n_algs, values, &o);
+                r = plan_json(path, &plan, data, size, ext, esp_paths, algs, n_algs, values, &o);
                 if (r < 0) {
                         cli_error("%s: cannot compute event digests: %s", path, strerror(-r));
                         goto finish;
@@ -189,6 +258,8 @@ static int verb_measure(int argc, char **argv) {
                         cli_print_pcr(stdout, algs[i], MEASURE_PCR_KERNEL_IMAGE, values[i]);
         ret = LANTERN_EXIT_OK;
 finish:
+        for (size_t k = 0; k < MEASURE_UKI_SECTION_MAX; k++)
+                free((void *) ext[k].data);
         free(data);
         free(pe);
         return ret;

@@ -11,6 +11,7 @@
 #  define ENOENT 2
 #  define EINVAL 22
 #  define EBADMSG 74
+#  define ENXIO 6
 #  define EPROTONOSUPPORT 93
 int memcmp(const void *a, const void *b, size_t n);
 void *memcpy(void *restrict dst, const void *restrict src, size_t n);
@@ -113,6 +114,79 @@ static int find_section(const measure_pe *pe, const measure_uki_stub *stub, meas
         return measure_pe_find_section(pe, name, stub->match, 0, n);
 }
 
+static const char *thin_hash_section(const measure_uki_stub *stub, measure_uki_section s) {
+        if (stub->kind != MEASURE_UKI_STUB_LANTERN)
+                return NULL;
+        return s == MEASURE_UKI_LINUX ? MEASURE_UKI_LINUX_HASH_SECTION :
+               s == MEASURE_UKI_INITRD ? MEASURE_UKI_INITRD_HASH_SECTION : NULL;
+}
+
+/* The path a thin-layout section holds: trailing NULs (and zero fill) dropped, then 1 to 1024 printable
+ * ASCII bytes, the rule the lantern stub applies. Returns its length or -EBADMSG. */
+static int thin_path_length(const measure_uki_measurement *m, const uint8_t *data) {
+        size_t n = m->length;
+        while (n > 0 && data[m->offset + n - 1] == 0)
+                n--;
+        if (n == 0 || n > MEASURE_UKI_THIN_PATH_MAX)
+                return -EBADMSG;
+        for (size_t i = 0; i < n; i++)
+                if (data[m->offset + i] < 0x20 || data[m->offset + i] > 0x7e)
+                        return -EBADMSG;
+        return (int) n;
+}
+
+/* Lantern thin layout: a hash section next to .linux/.initrd makes that section an ESP path. */
+static int plan_thin(const measure_pe *pe, const void *data, const measure_uki_stub *stub, measure_uki_measurement *m,
+                     measure_pe_error *error) {
+        const char *hash_name = thin_hash_section(stub, m->section);
+        int h;
+
+        if (!hash_name)
+                return 0;
+        h = measure_pe_find_section(pe, hash_name, stub->match, 0, pe->n_sections);
+        if (h < 0)
+                return 0;
+        if (pe->sections[h].virtual_size != MEASURE_UKI_THIN_HASH_SIZE ||
+            measure_pe_section_stored(pe, &pe->sections[h]) != MEASURE_UKI_THIN_HASH_SIZE) {
+                if (error) {
+                        error->offset = pe->section_table_offset + 40 * (uint64_t) h + 8;
+                        error->what = "thin-layout hash section is not 32 bytes of SHA-256";
+                }
+                return -EBADMSG;
+        }
+        if (thin_path_length(m, data) < 0) {
+                if (error) {
+                        error->offset = m->offset;
+                        error->what = "thin-layout section is not an ESP path of 1 to 1024 printable ASCII bytes";
+                }
+                return -EBADMSG;
+        }
+        m->external = true;
+        m->hash_pe_index = (uint16_t) h;
+        return 0;
+}
+
+int measure_uki_thin_file(const measure_pe *pe, const void *data, size_t size, const measure_uki_measurement *m,
+                          char *ret_path, const uint8_t **ret_sha256) {
+        const measure_pe_section *h;
+        int n;
+
+        if (!pe || !data || !m || !ret_path || !m->external || m->hash_pe_index >= pe->n_sections ||
+            pe->size != size || m->offset > size || m->length > size - m->offset)
+                return -EINVAL;
+        h = &pe->sections[m->hash_pe_index];
+        if (measure_pe_section_stored(pe, h) != MEASURE_UKI_THIN_HASH_SIZE)
+                return -EINVAL;
+        n = thin_path_length(m, data);
+        if (n < 0)
+                return -EINVAL;
+        memcpy(ret_path, (const uint8_t *) data + m->offset, (size_t) n);
+        ret_path[n] = 0;
+        if (ret_sha256)
+                *ret_sha256 = (const uint8_t *) data + measure_pe_section_offset(pe, h);
+        return 0;
+}
+
 int measure_uki_plan_build(const measure_pe *pe, const void *data, size_t size, measure_pe_error *error,
                            measure_uki_plan *ret) {
         measure_uki_plan plan;
@@ -165,6 +239,9 @@ int measure_uki_plan_build(const measure_pe *pe, const void *data, size_t size, 
                 m->offset = measure_pe_section_offset(pe, sect);
                 m->length = measure_pe_section_stored(pe, sect);
                 m->zero_fill = sect->virtual_size - m->length;
+                r = plan_thin(pe, data, &plan.stub, m, error);
+                if (r < 0)
+                        return r;
         }
 
         memcpy(ret, &plan, sizeof(plan));
@@ -179,9 +256,18 @@ int measure_uki_plan_build(const measure_pe *pe, const void *data, size_t size, 
 
 static const uint8_t zeros[4096];
 
-/* Feeds the measurement's bytes (stored, then zero-fill) to every hasher. */
-static int feed_measurement(measure_hasher *const *h, size_t n, const measure_uki_measurement *m, const uint8_t *data) {
+/* Feeds the measurement's bytes (stored, then zero-fill; or the external file) to every hasher. */
+static int feed_measurement(measure_hasher *const *h, size_t n, const measure_uki_measurement *m, const uint8_t *data,
+                            const measure_uki_external *ext) {
         int r;
+        if (m->external) {
+                for (size_t i = 0; i < n; i++) {
+                        r = measure_hasher_update(h[i], ext->data, ext->size);
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        }
         for (size_t i = 0; i < n; i++) {
                 r = measure_hasher_update(h[i], data + m->offset, m->length);
                 if (r < 0)
@@ -203,8 +289,13 @@ static bool measurement_fits(const measure_uki_measurement *m, size_t size) {
         return m->offset <= size && m->length <= size - m->offset;
 }
 
+static bool external_ok(const measure_uki_measurement *m, const measure_uki_external *ext) {
+        return !m->external || (ext && (ext->data || ext->size == 0));
+}
+
 int measure_uki_measurement_digests(const measure_uki_measurement *m, const void *data, size_t size,
-                                    const measure_alg *alg, uint8_t *ret_name_digest, uint8_t *ret_data_digest) {
+                                    const measure_uki_external *ext, const measure_alg *alg,
+                                    uint8_t *ret_name_digest, uint8_t *ret_data_digest) {
         uint8_t name_digest[MEASURE_DIGEST_MAX], data_digest[MEASURE_DIGEST_MAX];
         measure_hasher *h = NULL;
         const char *name;
@@ -214,6 +305,8 @@ int measure_uki_measurement_digests(const measure_uki_measurement *m, const void
         if (!m || !alg || (unsigned) m->section >= MEASURE_UKI_SECTION_MAX || !measurement_fits(m, size) ||
             (!data && size > 0))
                 return -EINVAL;
+        if (!external_ok(m, ext))
+                return -ENXIO;
         name = measure_uki_sections[m->section].name;
         while (name[len])
                 len++;
@@ -223,7 +316,7 @@ int measure_uki_measurement_digests(const measure_uki_measurement *m, const void
         r = measure_hasher_new(alg, &h);
         if (r < 0)
                 return r;
-        r = feed_measurement(&h, 1, m, data);
+        r = feed_measurement(&h, 1, m, data, ext);
         if (r >= 0)
                 r = measure_hasher_final(h, data_digest);
         measure_hasher_free(h);
@@ -237,7 +330,8 @@ int measure_uki_measurement_digests(const measure_uki_measurement *m, const void
 }
 
 int measure_uki_plan_fold(const measure_uki_plan *plan, const void *data, size_t size,
-                          const measure_alg *const *algs, size_t n_algs, uint8_t (*ret_values)[MEASURE_DIGEST_MAX]) {
+                          const measure_uki_external *ext, const measure_alg *const *algs, size_t n_algs,
+                          uint8_t (*ret_values)[MEASURE_DIGEST_MAX]) {
         measure_hasher *h[MAX_BANKS] = {};
         measure_bank banks[MAX_BANKS];
         uint8_t d[MEASURE_DIGEST_MAX];
@@ -249,6 +343,8 @@ int measure_uki_plan_fold(const measure_uki_plan *plan, const void *data, size_t
         for (size_t k = 0; k < plan->n; k++)
                 if ((unsigned) plan->m[k].section >= MEASURE_UKI_SECTION_MAX || !measurement_fits(&plan->m[k], size))
                         return -EINVAL;
+                else if (!external_ok(&plan->m[k], ext ? &ext[k] : NULL))
+                        return -ENXIO;
 
         for (; n_h < n_algs; n_h++) {
                 r = measure_hasher_new(algs[n_h], &h[n_h]);
@@ -268,7 +364,7 @@ int measure_uki_plan_fold(const measure_uki_plan *plan, const void *data, size_t
                                 goto finish;
                 }
                 /* Extend 2: the section's bytes, read once for every bank. */
-                r = feed_measurement(h, n_h, m, data);
+                r = feed_measurement(h, n_h, m, data, ext ? &ext[k] : NULL);
                 if (r < 0)
                         goto finish;
                 for (size_t i = 0; i < n_h; i++) {

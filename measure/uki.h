@@ -46,7 +46,15 @@ typedef struct measure_uki_measurement {
         uint64_t offset;             /* first byte in the buffer the plan was built from */
         uint32_t length;             /* bytes taken from the buffer */
         uint32_t zero_fill;          /* zero bytes measured after them (VirtualSize beyond SizeOfRawData) */
+        /* Lantern thin layout (.linux/.initrd with a .linuxh/.initrdh section): the section holds an ESP path
+         * and what is measured is that file's content, whose SHA-256 the section hash_pe_index holds. */
+        bool external;
+        uint16_t hash_pe_index;
 } measure_uki_measurement;
+
+/* Thin layout limits, as the lantern stub enforces them. */
+#define MEASURE_UKI_THIN_PATH_MAX 1024
+#define MEASURE_UKI_THIN_HASH_SIZE 32 /* SHA-256 */
 
 typedef struct measure_uki_plan {
         measure_uki_stub stub;
@@ -65,18 +73,35 @@ bool measure_uki_stub_measures(const measure_uki_stub *stub, measure_uki_section
 
 /* Builds the plan for the UKI in data[0..size), parsed (either layout) into pe. Returns 0,
  * -EPROTONOSUPPORT (a systemd-stub older than 252: no PCR 11 measurements), -EBADMSG (a measured section
- * larger than SizeOfImage), or -EINVAL; fills *error on failure and leaves *ret untouched. */
+ * larger than SizeOfImage, a thin-layout hash section that is not 32 bytes or a path that is not 1 to 1024
+ * printable ASCII characters), or -EINVAL; fills *error on failure and leaves *ret untouched. */
 int measure_uki_plan_build(const measure_pe *pe, const void *data, size_t size, measure_pe_error *error,
                            measure_uki_plan *ret);
+
+/* For an external (thin layout) measurement: the ESP path the section names (trailing NULs removed, as
+ * stored, with backslashes) copied NUL-terminated into ret (MEASURE_UKI_THIN_PATH_MAX + 1 bytes), and a
+ * pointer to the 32-byte SHA-256 the file must have. Returns 0 or -EINVAL. */
+int measure_uki_thin_file(const measure_pe *pe, const void *data, size_t size, const measure_uki_measurement *m,
+                          char *ret_path, const uint8_t **ret_sha256);
 
 #if !defined(MEASURE_FREESTANDING) && __STDC_HOSTED__
 #include "digest.h"
 
-/* Digests of one planned measurement's two events: of the section name with its NUL, and of its bytes. */
-int measure_uki_measurement_digests(const measure_uki_measurement *m, const void *data, size_t size,
-                                    const measure_alg *alg, uint8_t *ret_name_digest, uint8_t *ret_data_digest);
+/* The bytes measured for an external (thin layout) measurement: the ESP file's content. */
+typedef struct measure_uki_external {
+        const void *data;
+        size_t size;
+} measure_uki_external;
 
-/* PCR 11 after the plan's extends from zero, in each of n_algs banks. */
+/* Digests of one planned measurement's two events: of the section name with its NUL, and of its bytes
+ * (ext's for an external measurement). */
+int measure_uki_measurement_digests(const measure_uki_measurement *m, const void *data, size_t size,
+                                    const measure_uki_external *ext, const measure_alg *alg,
+                                    uint8_t *ret_name_digest, uint8_t *ret_data_digest);
+
+/* PCR 11 after the plan's extends from zero, in each of n_algs banks. ext has plan->n entries, used for
+ * external measurements (may be NULL when there are none; -ENXIO when one is needed and missing). */
 int measure_uki_plan_fold(const measure_uki_plan *plan, const void *data, size_t size,
-                          const measure_alg *const *algs, size_t n_algs, uint8_t (*ret_values)[MEASURE_DIGEST_MAX]);
+                          const measure_uki_external *ext, const measure_alg *const *algs, size_t n_algs,
+                          uint8_t (*ret_values)[MEASURE_DIGEST_MAX]);
 #endif

@@ -217,7 +217,7 @@ static void test_plan(void) {
         CHECK(measure_pe_parse(buf, size, MEASURE_PE_FILE, NULL, &pe) == 0 &&
               measure_uki_plan_build(&pe, buf, size, NULL, &p) == 0 && p.n == 1 && p.m[0].offset == 0 &&
               p.m[0].length == 0 && p.m[0].zero_fill == 0x100 &&
-              measure_uki_plan_fold(&p, buf, size, &sha256, 1, v) == 0,
+              measure_uki_plan_fold(&p, buf, size, NULL, &sha256, 1, v) == 0,
               "SizeOfRawData 0: all zero fill, PointerToRawData ignored");
 
         const spec old[] = { MAGIC("systemd-stub 250"), { ".linux", 0, "k", 0 } };
@@ -244,8 +244,51 @@ static void test_matching(void) {
         CHECK(plan_for(s, 7, &p) == 0 && strcmp(plan_str(&p), ".linux@1,.initrd@4,.ucode@5,.sbat@6") == 0,
               "258: exact match, first wins: %s", plan_str(&p));
         s[0] = (spec) MAGIC("lantern-stub 0.1");
+        s[2].data = "0123456789abcdef0123456789abcdef"; /* thin layout: 32-byte SHA-256 sections */
+        s[3].data = "fedcba9876543210fedcba9876543210";
         CHECK(plan_for(s, 7, &p) == 0 && strcmp(plan_str(&p), ".linux@1,.initrd@4,.ucode@5") == 0,
               "lantern-stub: exact match, no .sbat: %s", plan_str(&p));
+        CHECK(p.m[0].external && p.m[0].hash_pe_index == 2 && p.m[1].external && p.m[1].hash_pe_index == 3 &&
+              !p.m[2].external, "lantern-stub: .linuxh/.initrdh make .linux/.initrd ESP paths");
+
+        char path[MEASURE_UKI_THIN_PATH_MAX + 1];
+        const uint8_t *sha;
+        CHECK(measure_uki_thin_file(&pe, buf, size, &p.m[0], path, &sha) == 0 && strcmp(path, "kernel") == 0 &&
+              memcmp(sha, "0123456789abcdef0123456789abcdef", 32) == 0, "thin file: path and hash");
+        CHECK(measure_uki_thin_file(&pe, buf, size, &p.m[2], path, &sha) == -EINVAL, "thin file: not for .ucode");
+
+        s[2].data = "short";
+        measure_pe_error err = {};
+        size = build_pe(buf, sizeof(buf), false, s, 7);
+        CHECK(measure_pe_parse(buf, size, MEASURE_PE_FILE, NULL, &pe) == 0 &&
+              measure_uki_plan_build(&pe, buf, size, &err, &p) == -EBADMSG &&
+              err.offset == table_offset(false) + 2 * 40 + 8, "thin layout: a hash section of 5 bytes is refused");
+        s[2].data = "0123456789abcdef0123456789abcdef";
+        s[1].data = "\\EFI\\\x01";
+        size = build_pe(buf, sizeof(buf), false, s, 7);
+        CHECK(measure_pe_parse(buf, size, MEASURE_PE_FILE, NULL, &pe) == 0 &&
+              measure_uki_plan_build(&pe, buf, size, &err, &p) == -EBADMSG && err.offset == pe.sections[1].pointer_to_raw_data,
+              "thin layout: a path with a control character is refused at its offset");
+}
+
+static void test_thin_fold(void) {
+        measure_uki_plan p = {};
+        const measure_alg *sha256 = measure_alg_by_name("sha256");
+        uint8_t v[1][MEASURE_DIGEST_MAX];
+        char hex[2 * MEASURE_DIGEST_MAX + 1];
+        const spec s[] = {
+                MAGIC("lantern-stub 0.1"),
+                { ".linux", 0, "\\EFI\\k.efi", 0 },
+                { ".linuxh", 0, "0123456789abcdef0123456789abcdef", 0 },
+                { ".osrel", 0, "ID=x", 0 },
+        };
+        measure_uki_external ext[2] = { { "KERNEL", 6 }, { NULL, 0 } };
+        CHECK(plan_for(s, 4, &p) == 0 && p.n == 2 && p.m[0].external, "thin fold: plan");
+        CHECK(measure_uki_plan_fold(&p, buf, size, NULL, &sha256, 1, v) == -ENXIO, "thin fold: needs the file");
+        /* Expected: the shell fold (tests/cases/uki-zerofill.sh) of .linux=<"KERNEL"> .osrel=<"ID=x">. */
+        CHECK(measure_uki_plan_fold(&p, buf, size, ext, &sha256, 1, v) == 0 &&
+              strcmp(measure_hex(v[0], 32, hex), "883c246eb4b9eef9042b16156587e31ac0879defd6a0cd3eb641aaed9b711a92") == 0,
+              "thin fold: measures the file's content, not the path");
 }
 
 static void test_profiles(void) {
@@ -310,7 +353,7 @@ static void test_fold(void) {
         };
         /* Expected: the shell fold of tests/cases/uki-zerofill.sh, fold BANK .linux=l .osrel=o .cmdline=c, over
          * l = "kernel", o = "ID=lantern\n", c = "console=ttyS0" followed by zeros up to 0x300 bytes. */
-        CHECK(plan_for(s, 4, &p) == 0 && measure_uki_plan_fold(&p, buf, size, algs, 3, v) == 0, "fold runs");
+        CHECK(plan_for(s, 4, &p) == 0 && measure_uki_plan_fold(&p, buf, size, NULL, algs, 3, v) == 0, "fold runs");
         CHECK(strcmp(measure_hex(v[0], 20, hex), "9ffb083b742457539cb1d5586172d094267f45c8") == 0, "fold sha1");
         CHECK(strcmp(measure_hex(v[1], 32, hex), "6d48193daa2f7462d7856da303e389bd3f21e09c6992331dee95551a0c6692f6") == 0,
               "fold sha256");
@@ -318,14 +361,14 @@ static void test_fold(void) {
                                                  "5dc9b8f3175ee5fb74f44002dfa1376084") == 0, "fold sha384");
         /* Event digests: sha256(".linux\0") and sha256("kernel"), from `printf '.linux\0' | sha256sum` and
          * `printf kernel | sha256sum`. */
-        CHECK(measure_uki_measurement_digests(&p.m[0], buf, size, algs[1], name, data) == 0 &&
+        CHECK(measure_uki_measurement_digests(&p.m[0], buf, size, NULL, algs[1], name, data) == 0 &&
               strcmp(measure_hex(name, 32, hex), "0da293e37ad5511c59be47993769aacb91b243f7d010288e118dc90e95aaef5a") == 0,
               "event digest of the name: %s", hex);
         CHECK(strcmp(measure_hex(data, 32, hex), "6923dd1bc0460082c5d55a831908c24a282860b7f1cd6c2b79cf1bc8857c639c") == 0,
               "event digest of the data: %s", hex);
         measure_uki_plan bad = p;
         bad.m[0].offset = size;
-        CHECK(measure_uki_plan_fold(&bad, buf, size, algs, 3, v) == -EINVAL, "fold refuses a plan outside the buffer");
+        CHECK(measure_uki_plan_fold(&bad, buf, size, NULL, algs, 3, v) == -EINVAL, "fold refuses a plan outside the buffer");
 }
 
 int main(void) {
@@ -335,5 +378,6 @@ int main(void) {
         test_profiles();
         test_loaded();
         test_fold();
+        test_thin_fold();
         return tap_done();
 }
