@@ -12,9 +12,19 @@
 
 #include "cli.h"
 #include "pcr.h"
+#include "policy.h"
+#include "predict-boot.h"
+#include "predict-esp.h"
 #include "predict-filehash.h"
+#include "predict-firmware.h"
 #include "predict-generation.h"
+#include "predict-host.h"
 #include "predict-pcr11.h"
+
+/* The PCRs a prediction can cover. */
+#define PREDICTABLE_PCRS ((UINT32_C(1) << 4) | (UINT32_C(1) << 7) | (UINT32_C(1) << 9) | (UINT32_C(1) << 11) | \
+                          (UINT32_C(1) << 12))
+#define FIRMWARE_PCRS (PREDICTABLE_PCRS & ~(UINT32_C(1) << 11))
 
 typedef struct args {
         char **profiles;
@@ -25,7 +35,23 @@ typedef struct args {
         bool json;
         char **files;
         size_t n_files;
+        const char *eventlog;
+        char *esp;
+        uint32_t pcrs;          /* PCRs printed */
+        uint32_t policy_pcrs;   /* PCRs of the PolicyPCR digests, 0 for none */
+        const measure_alg *policy_bank;
 } args;
+
+/* What the whole run shares: the firmware part, the ESP's stubs and boot manager. */
+typedef struct context {
+        bool have_firmware;
+        predict_firmware firmware;
+        predict_esp_stub *stubs;
+        size_t n_stubs;
+        bool have_boot_manager;
+        uint8_t boot_manager[PREDICT_MAX_BANKS][MEASURE_DIGEST_MAX];
+        unsigned sdboot_version;
+} context;
 
 /* One predicted boot entry: a generation, or one of its specialisations. */
 typedef struct result {
@@ -33,28 +59,44 @@ typedef struct result {
         const predict_bootspec_v1 *v1;
         const char *specialisation;
         predict_entry entry;
+        const predict_esp_stub *stub;    /* the entry's stub on the ESP, or NULL */
+        predict_boot_pcrs boot;
+        const char *unknown[MEASURE_PCR_COUNT]; /* why a PCR is not predicted, NULL when it is */
+        bool have_policy;
+        uint8_t policy[MEASURE_DIGEST_MAX];
 } result;
 
 static void help(FILE *f) {
         fprintf(f,
-                "Usage: lantern predict [--profile DIR]... [--root DIR] [--bank B] [--json] [BOOTSPEC...]\n\n"
-                "Predicts PCR 11 (systemd-stub semantics, no boot phase) of every generation and\n"
-                "specialisation of NixOS system profiles, from their boot.json (synthesised from the\n"
-                "toplevel when missing) and the kernel and initrd files they name.\n\n"
+                "Usage: lantern predict [--profile DIR]... [--root DIR] [--esp DIR] [--eventlog FILE] [--pcrs LIST]\n"
+                "                       [--policy-pcrs LIST] [--bank B] [--json] [BOOTSPEC...]\n\n"
+                "Predicts the PCRs every generation and specialisation of NixOS system profiles will have when\n"
+                "booted through systemd-boot and the Lantern stub: PCR 11 (systemd-stub semantics, no boot\n"
+                "phase) from their boot.json (synthesised from the toplevel when missing) and the kernel and\n"
+                "initrd files they name; PCR 4, 7, 9 and 12 from the firmware part of --eventlog and the stubs\n"
+                "and boot manager installed on --esp.\n\n"
                 "  --profile DIR  a profile path (default: " PREDICT_DEFAULT_PROFILE "\n"
                 "                 and every profile in " PREDICT_SYSTEM_PROFILES_DIR "/)\n"
                 "  --root DIR     resolve every absolute path (profiles, store paths, links) under DIR\n"
+                "  --esp DIR      the ESP: a generation whose stub is in EFI/Linux/ is predicted from the files\n"
+                "                 that stub names (its initrd with any secrets), and its stub's Authenticode hash\n"
+                "  --eventlog F   an event log of this machine (firmware part for PCR 4 and 7, Secure Boot state)\n"
+                "  --pcrs LIST    PCRs to print among 4,7,9,11,12 (default 11; 4,7,9,11,12 with --eventlog)\n"
+                "  --policy-pcrs LIST  TPM2_PolicyPCR digest (sha256 session) of these PCRs per entry, and the\n"
+                "                 PolicyOR tree over all entries\n"
+                "  --policy-bank B  bank of the policy PCRs (default sha256)\n"
                 "  --bank B       banks, comma-separated or repeated (default sha256)\n"
                 "  --json         JSON output\n"
                 "  BOOTSPEC       a boot.json file on this machine to predict (paths in it resolve under --root)\n\n"
-                "Generations with initrdSecrets are listed as not predictable: their initrd is changed at\n"
-                "install time.\n");
+                "Generations with initrdSecrets are listed as not predictable unless their stub is on --esp:\n"
+                "their initrd is changed at install time.\n");
 }
 
 static void args_done(args *a) {
         free(a->profiles);
         free(a->files);
         free(a->root);
+        free(a->esp);
 }
 
 /* Makes a path absolute against the working directory (only without --root). */
@@ -75,6 +117,11 @@ static int parse_argv(int argc, char **argv, args *a) {
                 { "root", required_argument, NULL, 'r' },
                 { "bank", required_argument, NULL, 'b' },
                 { "json", no_argument, NULL, 'j' },
+                { "eventlog", required_argument, NULL, 'e' },
+                { "esp", required_argument, NULL, 'E' },
+                { "pcrs", required_argument, NULL, 'P' },
+                { "policy-pcrs", required_argument, NULL, 'O' },
+                { "policy-bank", required_argument, NULL, 'B' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -122,6 +169,40 @@ static int parse_argv(int argc, char **argv, args *a) {
                 case 'j':
                         a->json = true;
                         break;
+                case 'e':
+                        a->eventlog = optarg;
+                        break;
+                case 'E':
+                        free(a->esp);
+                        a->esp = realpath(optarg, NULL);
+                        if (!a->esp) {
+                                cli_error("--esp %s: %s", optarg, strerror(errno));
+                                return -EINVAL;
+                        }
+                        break;
+                case 'P':
+                case 'O': {
+                        uint32_t mask;
+                        if (cli_parse_pcrs(optarg, &mask) < 0)
+                                return -EINVAL;
+                        if (mask & ~PREDICTABLE_PCRS) {
+                                cli_error("--%s %s: only PCRs 4, 7, 9, 11 and 12 are predicted", c == 'P' ? "pcrs" :
+                                          "policy-pcrs", optarg);
+                                return -EINVAL;
+                        }
+                        if (c == 'P')
+                                a->pcrs = mask;
+                        else
+                                a->policy_pcrs = mask;
+                        break;
+                }
+                case 'B':
+                        a->policy_bank = measure_alg_by_name(optarg);
+                        if (!a->policy_bank) {
+                                cli_error("--policy-bank %s: unknown bank", optarg);
+                                return -EINVAL;
+                        }
+                        break;
                 case 'h':
                         help(stdout);
                         return 0;
@@ -133,6 +214,26 @@ static int parse_argv(int argc, char **argv, args *a) {
                 a->files[a->n_files++] = argv[i];
         if (a->n_banks == 0)
                 a->banks[a->n_banks++] = measure_alg_by_name("sha256");
+        if (!a->pcrs)
+                a->pcrs = a->eventlog ? PREDICTABLE_PCRS : UINT32_C(1) << MEASURE_PCR_KERNEL_IMAGE;
+        if (((a->pcrs | a->policy_pcrs) & FIRMWARE_PCRS) && !a->eventlog) {
+                cli_error("PCRs 4, 7, 9 and 12 need --eventlog (the firmware part and Secure Boot state)");
+                return -EINVAL;
+        }
+        if (a->policy_pcrs) {
+                bool have = false;
+                if (!a->policy_bank)
+                        a->policy_bank = measure_alg_by_name("sha256");
+                for (size_t j = 0; j < a->n_banks; j++)
+                        have |= a->banks[j] == a->policy_bank;
+                if (!have) {
+                        if (a->n_banks == PREDICT_MAX_BANKS) {
+                                cli_error("too many banks");
+                                return -EINVAL;
+                        }
+                        a->banks[a->n_banks++] = a->policy_bank;
+                }
+        }
         if (a->root && strcmp(a->root, "/") == 0) {
                 free(a->root);
                 a->root = NULL;
@@ -230,8 +331,114 @@ static void describe(FILE *f, const result *res) {
                 fprintf(f, " specialisation %s", res->specialisation);
 }
 
-static int compute(const args *a, predict_file_cache *cache, predict_generation *gens, size_t n_gens,
-                   result **ret, size_t *ret_n) {
+/* The bank's position in a->banks. */
+static size_t bank_index(const args *a, const measure_alg *alg) {
+        for (size_t b = 0; b < a->n_banks; b++)
+                if (a->banks[b] == alg)
+                        return b;
+        return 0;
+}
+
+static const uint8_t *pcr_value(const result *r, unsigned pcr, size_t b) {
+        switch (pcr) {
+        case 4: return r->boot.pcr4[b];
+        case 7: return r->boot.pcr7[b];
+        case 9: return r->boot.pcr9[b];
+        case 11: return r->entry.pcr11[b];
+        case 12: return r->boot.pcr12[b];
+        }
+        return NULL;
+}
+
+/* PCR 11 from the ESP stub, PCR 4/7/9/12 from the firmware part, and the policy digest, for one entry. */
+static int complete(const args *a, const context *ctx, predict_file_cache *cache, result *r) {
+        predict_error err = {};
+        int k;
+
+        for (size_t i = 0; i < ctx->n_stubs; i++)
+                if (strcmp(ctx->stubs[i].cmdline, r->entry.cmdline) == 0 &&
+                    strcmp(ctx->stubs[i].osrel, r->entry.osrel) == 0) {
+                        r->stub = &ctx->stubs[i];
+                        break;
+                }
+        if (r->stub) {
+                /* What boots is what the stub names on the ESP. */
+                memcpy(r->entry.pcr11, r->stub->pcr11, sizeof(r->entry.pcr11));
+                r->entry.unpredictable = NULL;
+        }
+        r->unknown[11] = r->entry.unpredictable;
+
+        if (ctx->have_firmware) {
+                uint8_t store_initrd[PREDICT_MAX_BANKS][MEASURE_DIGEST_MAX];
+                const uint8_t (*initrd)[MEASURE_DIGEST_MAX] = NULL;
+                const char *initrd_unknown = NULL;
+                if (r->stub)
+                        initrd = r->stub->has_initrd ? (const uint8_t (*)[MEASURE_DIGEST_MAX]) r->stub->initrd : NULL;
+                else if (r->v1->initrd_secrets)
+                        initrd_unknown = r->entry.unpredictable;
+                else if (r->entry.initrd) {
+                        const predict_file_digest *d;
+                        char *host = predict_host_path(a->root, r->entry.initrd);
+                        if (!host)
+                                return -ENOMEM;
+                        k = predict_file_cache_get(cache, host, &err, &d);
+                        free(host);
+                        if (k < 0) {
+                                cli_error("%s", err.message);
+                                return k;
+                        }
+                        memcpy(store_initrd, d->digest, sizeof(store_initrd));
+                        initrd = (const uint8_t (*)[MEASURE_DIGEST_MAX]) store_initrd;
+                }
+                predict_boot_inputs in = {
+                        .firmware = &ctx->firmware,
+                        .sdboot_version = ctx->sdboot_version,
+                        .boot_manager = ctx->have_boot_manager ? (const uint8_t (*)[MEASURE_DIGEST_MAX]) ctx->boot_manager
+                                                               : NULL,
+                        .stub = r->stub ? (const uint8_t (*)[MEASURE_DIGEST_MAX]) r->stub->authenticode : NULL,
+                        .kernel = r->stub && r->stub->kernel_is_pe
+                                          ? (const uint8_t (*)[MEASURE_DIGEST_MAX]) r->stub->kernel_authenticode
+                                          : NULL,
+                        .initrd = initrd,
+                        .cmdline = r->entry.cmdline,
+                        .cmdline_size = strlen(r->entry.cmdline),
+                };
+                k = predict_boot_compute(&in, a->banks, a->n_banks, &r->boot);
+                if (k < 0) {
+                        cli_error("cannot compute PCRs 4, 7, 9, 12: %s", strerror(-k));
+                        return k;
+                }
+                r->unknown[4] = r->boot.pcr4_unknown;
+                r->unknown[9] = initrd_unknown;
+        }
+
+        if (a->policy_pcrs) {
+                const measure_alg *sha256 = measure_alg_by_name("sha256");
+                size_t b = bank_index(a, a->policy_bank), n = 0;
+                uint8_t values[MEASURE_PCR_COUNT * MEASURE_DIGEST_MAX], digest[MEASURE_DIGEST_MAX];
+                for (unsigned pcr = 0; pcr < MEASURE_PCR_COUNT; pcr++) {
+                        if (!(a->policy_pcrs & (UINT32_C(1) << pcr)))
+                                continue;
+                        if (r->unknown[pcr])
+                                return 0;
+                        memcpy(values + n, pcr_value(r, pcr, b), a->policy_bank->size);
+                        n += a->policy_bank->size;
+                }
+                memset(r->policy, 0, sizeof(r->policy));
+                k = measure_policy_pcr_values_digest(sha256, values, n, digest);
+                if (k >= 0)
+                        k = measure_policy_pcr(sha256, r->policy, a->policy_bank->id, a->policy_pcrs, digest);
+                if (k < 0) {
+                        cli_error("cannot compute the policy digest: %s", strerror(-k));
+                        return k;
+                }
+                r->have_policy = true;
+        }
+        return 0;
+}
+
+static int compute(const args *a, const context *ctx, predict_file_cache *cache, predict_generation *gens,
+                   size_t n_gens, result **ret, size_t *ret_n) {
         size_t total = 0, n = 0;
         for (size_t i = 0; i < n_gens; i++)
                 total += 1 + gens[i].bootspec->n_specialisations;
@@ -265,6 +472,13 @@ static int compute(const args *a, predict_file_cache *cache, predict_generation 
                                 return k;
                         }
                         n++;
+                        k = complete(a, ctx, cache, r);
+                        if (k < 0) {
+                                for (size_t j = 0; j < n; j++)
+                                        predict_entry_done(&res[j].entry);
+                                free(res);
+                                return k;
+                        }
                         if (r->entry.unpredictable) {
                                 fprintf(stderr, "lantern: ");
                                 describe(stderr, r);
@@ -282,17 +496,71 @@ static void print_text(const args *a, const result *res, size_t n) {
                 printf("# ");
                 describe(stdout, &res[i]);
                 printf(": %s\n", res[i].v1->label);
-                if (res[i].entry.unpredictable) {
-                        printf("# not predictable: %s\n", res[i].entry.unpredictable);
-                        continue;
-                }
+                for (unsigned pcr = 0; pcr < MEASURE_PCR_COUNT; pcr++)
+                        if ((a->pcrs & (UINT32_C(1) << pcr)) && res[i].unknown[pcr])
+                                printf("# PCR %u not predictable: %s\n", pcr, res[i].unknown[pcr]);
                 for (size_t b = 0; b < a->n_banks; b++)
-                        cli_print_pcr(stdout, a->banks[b], MEASURE_PCR_KERNEL_IMAGE, res[i].entry.pcr11[b]);
+                        for (unsigned pcr = 0; pcr < MEASURE_PCR_COUNT; pcr++)
+                                if ((a->pcrs & (UINT32_C(1) << pcr)) && !res[i].unknown[pcr])
+                                        cli_print_pcr(stdout, a->banks[b], pcr, pcr_value(&res[i], pcr, b));
+                if (res[i].have_policy) {
+                        char hex[2 * MEASURE_DIGEST_MAX + 1];
+                        printf("policy sha256 %s\n", measure_hex(res[i].policy, 32, hex));
+                }
         }
 }
 
 static json_object *string_or_null(const char *s) {
         return s ? json_object_new_string(s) : NULL;
+}
+
+/* The PolicyOR tree over every entry with a policy digest, in output order: {"sha256": root, "levels":
+ * [[leaves], [groups of 8], ..., [root]]}; NULL when no entry has one. */
+static int policy_tree_build(const result *res, size_t n, measure_policy_tree **ret) {
+        size_t k = 0;
+        uint8_t (*leaves)[MEASURE_DIGEST_MAX] = calloc(n ? n : 1, sizeof(*leaves));
+        int r;
+        if (!leaves)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (res[i].have_policy)
+                        memcpy(leaves[k++], res[i].policy, sizeof(leaves[0]));
+        *ret = NULL;
+        r = k ? measure_policy_tree_build(measure_alg_by_name("sha256"), (const uint8_t (*)[MEASURE_DIGEST_MAX]) leaves,
+                                          k, ret)
+              : 0;
+        free(leaves);
+        return r;
+}
+
+static int policy_tree_json(const result *res, size_t n, json_object **ret) {
+        measure_policy_tree *t = NULL;
+        char hex[2 * MEASURE_DIGEST_MAX + 1];
+        int r = policy_tree_build(res, n, &t);
+        if (r < 0 || !t) {
+                *ret = NULL;
+                return r;
+        }
+        json_object *o = json_object_new_object(), *levels = json_object_new_array();
+        if (!o || !levels) {
+                json_object_put(o);
+                json_object_put(levels);
+                measure_policy_tree_free(t);
+                return -ENOMEM;
+        }
+        json_object_object_add(o, "sha256", json_object_new_string(measure_hex(measure_policy_tree_root(t), 32, hex)));
+        json_object_object_add(o, "levels", levels);
+        for (size_t l = 0; l < t->n_levels; l++) {
+                json_object *level = json_object_new_array();
+                if (!level)
+                        break;
+                json_object_array_add(levels, level);
+                for (size_t i = 0; i < t->n[l]; i++)
+                        json_object_array_add(level, json_object_new_string(measure_hex(t->level[l][i], 32, hex)));
+        }
+        measure_policy_tree_free(t);
+        *ret = o;
+        return 0;
 }
 
 static int print_json(const args *a, const result *res, size_t n) {
@@ -317,14 +585,34 @@ static int print_json(const args *a, const result *res, size_t n) {
                 json_object_object_add(o, "toplevel", json_object_new_string(r->v1->toplevel));
                 json_object_object_add(o, "bootspec", string_or_null(r->gen->source));
                 json_object_object_add(o, "synthesized", json_object_new_boolean(r->gen->bootspec->synthesized));
-                json_object_object_add(o, "kernel", json_object_new_string(r->entry.kernel));
-                json_object_object_add(o, "initrd", string_or_null(r->entry.initrd));
+                const char *kernel = r->stub && r->stub->kernel_path ? r->stub->kernel_path : r->entry.kernel;
+                const char *initrd = r->stub && r->stub->initrd_path ? r->stub->initrd_path : r->entry.initrd;
+                json_object_object_add(o, "kernel", json_object_new_string(kernel));
+                json_object_object_add(o, "initrd", string_or_null(initrd));
                 json_object_object_add(o, "initrdSecrets", string_or_null(r->v1->initrd_secrets));
+                json_object_object_add(o, "stub", string_or_null(r->stub ? r->stub->path : NULL));
                 json_object_object_add(o, "cmdline", json_object_new_string(r->entry.cmdline));
                 json_object_object_add(o, "osrel", json_object_new_string(r->entry.osrel));
-                if (r->entry.unpredictable) {
+                bool any = false;
+                json_object *unknown = NULL;
+                for (unsigned pcr = 0; pcr < MEASURE_PCR_COUNT; pcr++) {
+                        if (!(a->pcrs & (UINT32_C(1) << pcr)))
+                                continue;
+                        if (!r->unknown[pcr]) {
+                                any = true;
+                                continue;
+                        }
+                        char key[4];
+                        snprintf(key, sizeof(key), "%u", pcr);
+                        if (!unknown && !(unknown = json_object_new_object()))
+                                goto oom;
+                        json_object_object_add(unknown, key, json_object_new_string(r->unknown[pcr]));
+                }
+                json_object_object_add(o, "unpredictable", string_or_null(r->unknown[11]));
+                if (unknown)
+                        json_object_object_add(o, "unpredictablePcrs", unknown);
+                if (!any) {
                         json_object_object_add(o, "pcrs", NULL);
-                        json_object_object_add(o, "unpredictable", json_object_new_string(r->entry.unpredictable));
                         continue;
                 }
                 json_object *pcrs = json_object_new_object();
@@ -332,14 +620,42 @@ static int print_json(const args *a, const result *res, size_t n) {
                         goto oom;
                 json_object_object_add(o, "pcrs", pcrs);
                 for (size_t b = 0; b < a->n_banks; b++) {
-                        char hex[2 * MEASURE_DIGEST_MAX + 1];
+                        char hex[2 * MEASURE_DIGEST_MAX + 1], key[4];
                         json_object *bank = json_object_new_object();
                         if (!bank)
                                 goto oom;
                         json_object_object_add(pcrs, a->banks[b]->name, bank);
-                        json_object_object_add(bank, "11", json_object_new_string(
-                                measure_hex(r->entry.pcr11[b], a->banks[b]->size, hex)));
+                        for (unsigned pcr = 0; pcr < MEASURE_PCR_COUNT; pcr++)
+                                if ((a->pcrs & (UINT32_C(1) << pcr)) && !r->unknown[pcr]) {
+                                        snprintf(key, sizeof(key), "%u", pcr);
+                                        json_object_object_add(bank, key, json_object_new_string(measure_hex(
+                                                pcr_value(r, pcr, b), a->banks[b]->size, hex)));
+                                }
                 }
+                if (a->policy_pcrs) {
+                        json_object *pol = json_object_new_object(), *list_pcrs = json_object_new_array();
+                        char hex[2 * MEASURE_DIGEST_MAX + 1];
+                        if (!pol || !list_pcrs) {
+                                json_object_put(pol);
+                                json_object_put(list_pcrs);
+                                goto oom;
+                        }
+                        for (unsigned pcr = 0; pcr < MEASURE_PCR_COUNT; pcr++)
+                                if (a->policy_pcrs & (UINT32_C(1) << pcr))
+                                        json_object_array_add(list_pcrs, json_object_new_int((int) pcr));
+                        json_object_object_add(pol, "pcrs", list_pcrs);
+                        json_object_object_add(pol, "bank", json_object_new_string(a->policy_bank->name));
+                        json_object_object_add(pol, "sha256", r->have_policy ? json_object_new_string(
+                                measure_hex(r->policy, 32, hex)) : NULL);
+                        json_object_object_add(o, "policy", pol);
+                }
+        }
+        if (a->policy_pcrs) {
+                json_object *tree = NULL;
+                int k = policy_tree_json(res, n, &tree);
+                if (k < 0)
+                        goto oom;
+                json_object_object_add(root, "policyOr", tree);
         }
         const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                                        JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -353,12 +669,54 @@ oom:
         return -ENOMEM;
 }
 
+/* Reads --eventlog and --esp. */
+static int context_load(const args *a, context *ctx) {
+        predict_error err = {};
+        int r;
+
+        if (a->eventlog) {
+                uint8_t *log = NULL;
+                size_t size = 0;
+                r = cli_read_file(a->eventlog, CLI_MAX_EVENTLOG, &log, &size);
+                if (r < 0)
+                        return r;
+                r = predict_firmware_from_log(log, size, a->eventlog, a->banks, a->n_banks, &err, &ctx->firmware);
+                free(log);
+                if (r < 0) {
+                        cli_error("%s", err.message);
+                        return r;
+                }
+                ctx->have_firmware = true;
+        }
+        if (a->esp) {
+                r = predict_esp_load(a->esp, a->banks, a->n_banks, &err, &ctx->stubs, &ctx->n_stubs);
+                if (r < 0) {
+                        cli_error("%s", r == -ENOMEM ? "out of memory" : err.message);
+                        return r;
+                }
+                if (ctx->have_firmware && ctx->firmware.boot_manager_path[0]) {
+                        r = predict_esp_boot_manager(a->esp, ctx->firmware.boot_manager_path, a->banks, a->n_banks, &err,
+                                                     ctx->boot_manager, &ctx->sdboot_version);
+                        if (r == -ENOENT)
+                                fprintf(stderr, "lantern: %s%s is not on the ESP: using the boot manager digest in "
+                                        "the event log\n", a->esp, ctx->firmware.boot_manager_path);
+                        else if (r < 0) {
+                                cli_error("%s", err.message);
+                                return r;
+                        } else
+                                ctx->have_boot_manager = true;
+                }
+        }
+        return 0;
+}
+
 int predict_main(int argc, char **argv) {
         args a = {};
         predict_generation *gens = NULL;
         size_t n_gens = 0, n_res = 0;
         predict_file_cache *cache = NULL;
         result *res = NULL;
+        context ctx = {};
         int r, status = LANTERN_EXIT_INPUT;
 
         r = parse_argv(argc, argv, &a);
@@ -376,7 +734,10 @@ int predict_main(int argc, char **argv) {
                 cli_error("cannot set up hashing: %s", strerror(-r));
                 goto finish;
         }
-        r = compute(&a, cache, gens, n_gens, &res, &n_res);
+        r = context_load(&a, &ctx);
+        if (r < 0)
+                goto finish;
+        r = compute(&a, &ctx, cache, gens, n_gens, &res, &n_res);
         if (r < 0)
                 goto finish;
         if (a.json) {
@@ -398,6 +759,7 @@ finish:
         free(res);
         predict_file_cache_free(cache);
         predict_generations_free(gens, n_gens);
+        predict_esp_stubs_free(ctx.stubs, ctx.n_stubs);
         args_done(&a);
         return status;
 }
