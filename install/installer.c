@@ -809,6 +809,17 @@ static int plan_boot_loader(ctx *c) {
                 r = predict_error_set(c->err, r, "systemd-boot %s: %s", c->o->systemd_boot, strerror(-r));
                 goto finish;
         }
+        /* Signing pads the image to 8 bytes, and the padding is hashed: compare with the padded image. */
+        if (src_size % 8) {
+                uint8_t *padded = realloc(src, (src_size + 7) & ~(size_t) 7);
+                if (!padded) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                memset(padded + src_size, 0, ((src_size + 7) & ~(size_t) 7) - src_size);
+                src = padded;
+                src_size = (src_size + 7) & ~(size_t) 7;
+        }
         r = measure_pe_parse(src, src_size, MEASURE_PE_FILE, &pe_err, pe);
         if (r >= 0)
                 r = measure_authenticode_hash(pe, src, src_size, &sha256, 1, src_hash);
