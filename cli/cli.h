@@ -36,6 +36,18 @@ int policy_main(int argc, char **argv);
 /* Reads a whole regular file into memory, refusing files larger than max bytes. Prints the error
  * (naming the file) and returns a negative errno on failure. *ret is malloc'd; free it. */
 int cli_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_size);
+/* A read-only view of a whole file: memory-mapped when it is a regular file (large PE images are hashed
+ * straight from the page cache, without a copy), else read into memory (sysfs, pipes). Release with
+ * cli_file_done(). Prints the error naming the file on failure. */
+typedef struct cli_file {
+        const uint8_t *data;
+        size_t size;
+        void *map;      /* mmap'd region, or NULL */
+        uint8_t *owned; /* malloc'd copy, or NULL */
+} cli_file;
+int cli_map_file(const char *path, size_t max, cli_file *ret);
+void cli_file_done(cli_file *f);
+
 #define CLI_MAX_EVENTLOG (64u << 20)
 #define CLI_MAX_PE (2048u << 20)
 

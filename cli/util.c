@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -81,6 +82,41 @@ int cli_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_size)
         *ret = buf;
         *ret_size = n;
         return 0;
+}
+
+int cli_map_file(const char *path, size_t max, cli_file *ret) {
+        struct stat st;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+                if ((uint64_t) st.st_size > max) {
+                        cli_error("%s: file is %lld bytes, more than the limit of %zu", path, (long long) st.st_size, max);
+                        close(fd);
+                        return -EFBIG;
+                }
+                void *m = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+                close(fd);
+                if (m != MAP_FAILED) {
+                        (void) madvise(m, (size_t) st.st_size, MADV_SEQUENTIAL);
+                        *ret = (cli_file) { .data = m, .size = (size_t) st.st_size, .map = m };
+                        return 0;
+                }
+        } else if (fd >= 0)
+                close(fd);
+        /* Not mappable (or empty, or gone): the reading path reports the precise error. */
+        uint8_t *buf;
+        size_t size;
+        int r = cli_read_file(path, max, &buf, &size);
+        if (r < 0)
+                return r;
+        *ret = (cli_file) { .data = buf, .size = size, .owned = buf };
+        return 0;
+}
+
+void cli_file_done(cli_file *f) {
+        if (f->map)
+                munmap(f->map, f->size);
+        free(f->owned);
+        *f = (cli_file) {};
 }
 
 int cli_parse_banks(const char *arg, const measure_alg **ret, size_t max, size_t *ret_n) {
