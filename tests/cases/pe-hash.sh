@@ -65,6 +65,13 @@ done
 # osslsigncode (like sbsign) pads a file to 8 bytes before signing, which changes the hash of a file with
 # unaligned trailing data, so it is asked only about files that end aligned.
 objcopy --strip-all "$STUB" stub-stripped.efi
+# gnu-efi applications from efitools (installed by scripts/install-deps.sh).
+efitools=(/usr/lib/efitools/x86_64-linux-gnu/*.efi)
+[ -e "${efitools[0]}" ] || not_ok "needs efitools' EFI applications"
+for f in "${efitools[@]}"; do
+  [ -e "$f" ] && check_eq "efitools $(basename "$f"): sha256 equals pesign -h" "$("$LANTERN" pe hash "$f")" "$(pesign_hash "$f")"
+done
+
 for b in sha384 sha512; do
   for f in stub-stripped.efi uki-stripped.efi; do
     n=$(basename "$f")

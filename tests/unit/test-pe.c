@@ -234,7 +234,7 @@ static void test_authenticode(void) {
         char hex[2 * MEASURE_DIGEST_MAX + 1];
         measure_pe pe;
 
-        /* Expected values: this PE written to a file (`test-pe FILE`) and signed with osslsigncode
+        /* Expected values: this PE written to a file (`test-pe pe32+ FILE`) and signed with osslsigncode
          * (`osslsigncode sign -h sha256|sha1 -certs C -key K -in FILE -out S`), whose `osslsigncode verify -in S`
          * prints them as "Current message digest". (pesign refuses this minimal PE.) */
         CHECK(measure_pe_parse(buf, size, MEASURE_PE_FILE, NULL, &pe) == 0, "authenticode: parses");
@@ -260,14 +260,30 @@ static void test_authenticode(void) {
               measure_authenticode_hash(&pe, buf, size + 0x100, algs, 2, d2) == 0 && memcmp(d[0], d2[0], 32) != 0,
               "authenticode: trailing data is hashed");
         CHECK(measure_authenticode_hash(&pe, buf, size, algs, 2, d2) == -EINVAL, "authenticode: size must match the parse");
+
+        /* PE32: the certificate-table entry is at optional header + 128. Expected values as above, from
+         * `test-pe pe32 FILE` and osslsigncode. */
+        size = build_pe(buf, sizeof(buf), true, three, 3);
+        CHECK(measure_pe_parse(buf, size, MEASURE_PE_FILE, NULL, &pe) == 0 &&
+              measure_authenticode_hash(&pe, buf, size, algs, 2, d) == 0, "authenticode PE32: hashes");
+        CHECK(strcmp(measure_hex(d[0], 32, hex), "d672ed4aa316208b37c2b2a3f6889047d040757e4a20b33e5166ac85cd71d606") == 0,
+              "authenticode PE32: sha256 equals osslsigncode's");
+        CHECK(strcmp(measure_hex(d[1], 20, hex), "30a82344e45bc2b691a7618c8d01884b9573ae8e") == 0,
+              "authenticode PE32: sha1 equals osslsigncode's");
+        put32(buf + OPT + 96 + 32, (uint32_t) size);
+        put32(buf + OPT + 96 + 36, 0x100);
+        memset(buf + size, 0x55, 0x100);
+        CHECK(measure_pe_parse(buf, size + 0x100, MEASURE_PE_FILE, NULL, &pe) == 0 &&
+              measure_authenticode_hash(&pe, buf, size + 0x100, algs, 2, d2) == 0 && memcmp(d[0], d2[0], 32) == 0,
+              "authenticode PE32: certificate table not hashed");
 }
 
 int main(int argc, char **argv) {
-        if (argc == 2) {
-                /* test-pe FILE: writes the PE test_authenticode hashes, for the oracle. */
+        if (argc == 3) {
+                /* test-pe pe32|pe32+ FILE: writes the PE test_authenticode hashes, for the oracle. */
                 static uint8_t buf[0x3000];
-                size_t size = build_pe(buf, sizeof(buf), false, three, 3);
-                FILE *f = fopen(argv[1], "we");
+                size_t size = build_pe(buf, sizeof(buf), strcmp(argv[1], "pe32") == 0, three, 3);
+                FILE *f = fopen(argv[2], "we");
                 if (!f || fwrite(buf, 1, size, f) != size || fclose(f) != 0)
                         return 1;
                 return 0;
