@@ -64,10 +64,14 @@ typedef struct measure_digest_check {
         size_t n_checked;       /* digests compared (algorithms OpenSSL cannot compute are skipped) */
 } measure_digest_check;
 
-/* Recomputes the digests of events whose digest is defined by their data: EV_NO_ACTION (zero), EV_SEPARATOR,
- * EV_ACTION, EV_EFI_ACTION, EV_OMIT_BOOT_DEVICE_EVENTS, EV_S_CRTM_VERSION, EV_EFI_GPT_EVENT (hash of the data), EFI variable events
- * (EV_EFI_VARIABLE_DRIVER_CONFIG/_BOOT2/_AUTHORITY: the whole UEFI_VARIABLE_DATA; EV_EFI_VARIABLE_BOOT: the variable's
- * data only, as EDK2 measures it), and EV_IPL/EV_EVENT_TAG text when the digest turns out to cover the text
- * itself (otherwise not checkable: the digest covers a file or section that is not in the log). */
+/* Recomputes the digests of events whose digest is defined by their data:
+ *  - EV_NO_ACTION: all zero;
+ *  - EV_SEPARATOR, EV_ACTION, EV_EFI_ACTION, EV_OMIT_BOOT_DEVICE_EVENTS, EV_S_CRTM_VERSION, EV_EFI_GPT_EVENT:
+ *    the hash of the event data;
+ *  - EV_EFI_VARIABLE_DRIVER_CONFIG/_BOOT2/_AUTHORITY: the hash of the whole UEFI_VARIABLE_DATA;
+ *    EV_EFI_VARIABLE_BOOT: the hash of the variable's data only, as EDK2 measures it;
+ *  - EV_IPL and EV_EVENT_TAG: matched when the digest covers the logged text itself (or, for systemd-stub's
+ *    section names, that text as ASCII with its NUL); otherwise not checkable, since the digest then covers a
+ *    file or section that is not in the log. */
 int measure_event_check_digest(const measure_event *ev, measure_digest_check *ret);
 const char *measure_digest_verdict_name(measure_digest_verdict v);

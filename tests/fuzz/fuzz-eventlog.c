@@ -31,7 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 /* Every decoder on every event's data, not only the one its type names. */
                 static const uint32_t types[] = {
                         MEASURE_EV_NO_ACTION, MEASURE_EV_EFI_VARIABLE_BOOT, MEASURE_EV_EFI_BOOT_SERVICES_APPLICATION,
-                        MEASURE_EV_EFI_GPT_EVENT, MEASURE_EV_EFI_HANDOFF_TABLES2, MEASURE_EV_EFI_PLATFORM_FIRMWARE_BLOB2,
+                        MEASURE_EV_EFI_GPT_EVENT, MEASURE_EV_EFI_HANDOFF_TABLES2,
+                        MEASURE_EV_EFI_PLATFORM_FIRMWARE_BLOB2,
                         MEASURE_EV_EVENT_TAG, MEASURE_EV_IPL, MEASURE_EV_POST_CODE,
                 };
                 for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)

@@ -221,7 +221,8 @@ static void test_agile(void) {
         CHECK(i == n_ends && offsets_ok, "walker yields every record with its index and offset");
         CHECK(checks_ok, "digest checks: zero, data, UTF-16-as-ASCII match; section contents not checkable");
 
-        CHECK(measure_eventlog_replay(&log, banks, &nb, &err) == 0 && nb == 2, "replay gives the sha1 and sha256 banks");
+        CHECK(measure_eventlog_replay(&log, banks, &nb, &err) == 0 && nb == 2,
+              "replay gives the sha1 and sha256 banks");
         bool values_ok = true;
         for (size_t b = 0; b < nb; b++) {
                 uint16_t alg = banks[b].alg->id;
@@ -273,7 +274,8 @@ static void test_agile(void) {
         while (measure_eventlog_next(&it, &ev, &err) > 0)
                 if (ev.type == MEASURE_EV_EFI_ACTION)
                         measure_event_check_digest(&ev, &c);
-        CHECK(c.verdict == MEASURE_DIGEST_MISMATCH && c.mismatch_alg == 0x0004, "edited action text is a sha1 mismatch");
+        CHECK(c.verdict == MEASURE_DIGEST_MISMATCH && c.mismatch_alg == 0x0004,
+              "edited action text is a sha1 mismatch");
         o.b[at] ^= 0x20;
 
         /* Relabel the separator of PCR 1 as a boot variable: the data no longer fits the claimed type. */
@@ -292,8 +294,8 @@ static void test_agile(void) {
 static void expect_error(const char *what, const uint8_t *data, size_t size, size_t index, size_t offset) {
         measure_eventlog_error err = {};
         bool ok = walk_all(data, size, NULL, &err);
-        CHECK(!ok && err.index == index && err.offset == offset && err.message[0], "%s: error at event %zu offset 0x%zx",
-              what, index, offset);
+        CHECK(!ok && err.index == index && err.offset == offset && err.message[0],
+              "%s: error at event %zu offset 0x%zx", what, index, offset);
         if (ok || err.index != index || err.offset != offset)
                 printf("#   got ok=%d event %zu offset 0x%zx: %s\n", ok, err.index, err.offset, err.message);
 }
@@ -451,7 +453,9 @@ static void put_disk_path(out *o) {
         put_node(o, 4, 4, b.b, b.n);
         put_node(o, 0x7f, 0xff, NULL, 0);
 }
-#define DISK_PATH_TEXT "PciRoot(0x0)/Pci(0x1f,0x2)/Sata(0x0,0xffff,0x0)/HD(1,GPT," ESP_GUID_TEXT ",0x800,0x100000)/\\EFI\\BOOT\\BOOTX64.EFI"
+#define DISK_PATH_TEXT                                                                                        \
+        "PciRoot(0x0)/Pci(0x1f,0x2)/Sata(0x0,0xffff,0x0)/HD(1,GPT," ESP_GUID_TEXT                             \
+        ",0x800,0x100000)/\\EFI\\BOOT\\BOOTX64.EFI"
 
 static measure_eventdata *decode(uint32_t type, const out *o, measure_eventdata_error *err) {
         measure_eventdata *d = NULL;
@@ -631,7 +635,8 @@ static void test_decoders(void) {
               "StartupLocality event");
         measure_eventdata_free(d);
         put8(&o, 0);
-        CHECK(!decode(MEASURE_EV_NO_ACTION, &o, &err) && err.offset == 17, "StartupLocality with a trailing byte fails");
+        CHECK(!decode(MEASURE_EV_NO_ACTION, &o, &err) && err.offset == 17,
+              "StartupLocality with a trailing byte fails");
 }
 
 /* ---- the captured boot logs, cut at every offset in-process --------------------------------------------- */
@@ -697,8 +702,8 @@ static void test_fixtures(void) {
                                 cuts_ok = false;
                         }
                 }
-                CHECK(cuts_ok, "%s: cut at each of %zu offsets: valid exactly between events, else an error", de->d_name,
-                      size);
+                CHECK(cuts_ok, "%s: cut at each of %zu offsets: valid exactly between events, else an error",
+                      de->d_name, size);
                 free(data);
         }
         closedir(dp);
