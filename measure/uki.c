@@ -163,6 +163,7 @@ static int plan_thin(const measure_pe *pe, const void *data, const measure_uki_s
         }
         m->external = true;
         m->hash_pe_index = (uint16_t) h;
+        m->zero_fill = 0; /* the file is measured, not the section */
         return 0;
 }
 

@@ -6,7 +6,8 @@
  * PCR 11 twice: with the digest of the section name plus one NUL, then with the digest of the section's
  * in-memory bytes (VirtualSize of them; zeros past SizeOfRawData). Absent and empty sections and .pcrsig are
  * skipped. The section set and the name matching rules depend on the stub version, read from the UKI's
- * .sdmagic section.
+ * .sdmagic section. For the lantern stub's thin layout (.linuxh/.initrdh present), .linux/.initrd hold ESP
+ * paths and the plan marks them external: the file's content is measured (the caller supplies it).
  *
  * The plan is data, built without allocation or libc (freestanding, like pe.c), so the UEFI stub and the
  * predictor execute the same plan. Folding it into PCR values (measure_uki_plan_fold) is hosted only and is
