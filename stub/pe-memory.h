@@ -10,8 +10,6 @@
 
 #include "util.h"
 
-#define STUB_PE_MAX_SECTIONS 96
-
 typedef struct stub_section {
         const uint8_t *data;
         size_t size;            /* VirtualSize */

@@ -49,3 +49,13 @@ size_t stub_strsize16(const CHAR16 *s) {
                 n++;
         return (n + 1) * sizeof(CHAR16);
 }
+
+/* The compiler and measure/pe.c may call memcmp; gnu-efi's libefi provides only memcpy and memset. */
+int memcmp(const void *a, const void *b, size_t n) {
+        const uint8_t *x = a, *y = b;
+
+        for (size_t i = 0; i < n; i++)
+                if (x[i] != y[i])
+                        return x[i] < y[i] ? -1 : 1;
+        return 0;
+}

@@ -34,3 +34,5 @@ bool stub_streq8(const char *a, const char *b);
 CHAR16 *stub_ascii_to_utf16(const char *s);
 /* Size in bytes of a UTF-16 string including its NUL (systemd's strsize16). */
 size_t stub_strsize16(const CHAR16 *s);
+
+int memcmp(const void *a, const void *b, size_t n);
