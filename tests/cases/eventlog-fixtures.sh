@@ -77,6 +77,14 @@ for dir in "$LANTERN_FIXTURES"/boot/*/; do
     "$(jq '[.events[] | select(.pcr == 11 and .digest_check.verdict == "ok")] | length' "$t/show.json")" 4
   check "$name: the boot application's device path is decoded to text" \
     grep -q 'HD(1,MBR,0x[0-9a-f]*,0x[0-9a-f]*,0x[0-9a-f]*)/\\\\EFI\\\\' "$t/show.json"
+  # The PCR 4 application digests are the Authenticode hashes pesign -h printed at capture time (info.txt).
+  for what in bootloader uki; do
+    want=$(awk -v k="$what-authenticode-sha256:" '$1 == k { print $2 }' "$dir/info.txt")
+    [ -n "$want" ] || continue
+    check_eq "$name: a PCR 4 boot application's sha256 digest is the $what's Authenticode hash (pesign -h)" \
+      "$(jq -r --arg w "$want" '[.events[] | select(.pcr == 4 and .type == "EV_EFI_BOOT_SERVICES_APPLICATION"
+           and .digests.sha256 == $w)] | length > 0' "$t/show.json")" true
+  done
   "$LANTERN" eventlog show "$log" >"$t/show.txt"
   check_eq "$name: text show exits 0" "$?" 0
 
