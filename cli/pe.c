@@ -30,24 +30,23 @@ static void pe_usage(FILE *f) {
               f);
 }
 
-/* Reads and parses a PE file; prints the error naming the file and offset. Returns 0 or an exit code. */
-int cli_load_pe(const char *path, uint8_t **ret_data, size_t *ret_size, measure_pe *ret_pe) {
+/* Maps (or reads) and parses a PE file; prints the error naming the file and offset. Returns 0 or an exit
+ * code; on success release *ret_file with cli_file_done(). */
+int cli_load_pe(const char *path, cli_file *ret_file, measure_pe *ret_pe) {
         measure_pe_error err = {};
-        uint8_t *data;
-        size_t size;
+        cli_file f;
         int r;
 
-        r = cli_read_file(path, CLI_MAX_PE, &data, &size);
+        r = cli_map_file(path, CLI_MAX_PE, &f);
         if (r < 0)
                 return LANTERN_EXIT_INPUT;
-        r = measure_pe_parse(data, size, MEASURE_PE_FILE, &err, ret_pe);
+        r = measure_pe_parse(f.data, f.size, MEASURE_PE_FILE, &err, ret_pe);
         if (r < 0) {
                 cli_error("%s: offset 0x%" PRIx64 ": not a valid PE file: %s", path, err.offset, err.what);
-                free(data);
+                cli_file_done(&f);
                 return LANTERN_EXIT_INPUT;
         }
-        *ret_data = data;
-        *ret_size = size;
+        *ret_file = f;
         return 0;
 }
 
@@ -101,8 +100,8 @@ static int verb_hash(int argc, char **argv) {
         uint8_t digests[MAX_BANKS][MEASURE_DIGEST_MAX];
         char hex[2 * MEASURE_DIGEST_MAX + 1];
         measure_pe *pe = NULL;
-        uint8_t *data = NULL;
-        size_t size, n_algs;
+        cli_file file;
+        size_t n_algs;
         int r, ret = LANTERN_EXIT_INPUT;
 
         r = parse_args(argc, argv, true, &a);
@@ -113,12 +112,12 @@ static int verb_hash(int argc, char **argv) {
         pe = malloc(sizeof(*pe));
         if (!pe)
                 return LANTERN_EXIT_INPUT;
-        r = cli_load_pe(a.file, &data, &size, pe);
+        r = cli_load_pe(a.file, &file, pe);
         if (r != 0) {
                 free(pe);
                 return r;
         }
-        r = measure_authenticode_hash(pe, data, size, algs, n_algs, digests);
+        r = measure_authenticode_hash(pe, file.data, file.size, algs, n_algs, digests);
         if (r < 0) {
                 if (r == -EBADMSG)
                         cli_error("%s: offset 0x%" PRIx64 ": the certificate table overlaps the section data",
@@ -142,7 +141,7 @@ static int verb_hash(int argc, char **argv) {
                         printf("%s %s\n", algs[i]->name, measure_hex(digests[i], algs[i]->size, hex));
         ret = LANTERN_EXIT_OK;
 finish:
-        free(data);
+        cli_file_done(&file);
         free(pe);
         return ret;
 }
@@ -199,8 +198,7 @@ static void print_name(const char *name) {
 static int verb_sections(int argc, char **argv) {
         pe_args a = {};
         measure_pe *pe;
-        uint8_t *data = NULL;
-        size_t size;
+        cli_file file;
         uint32_t cert_off, cert_size;
         int r;
 
@@ -210,7 +208,7 @@ static int verb_sections(int argc, char **argv) {
         pe = malloc(sizeof(*pe));
         if (!pe)
                 return LANTERN_EXIT_INPUT;
-        r = cli_load_pe(a.file, &data, &size, pe);
+        r = cli_load_pe(a.file, &file, pe);
         if (r != 0) {
                 free(pe);
                 return r;
@@ -238,7 +236,7 @@ static int verb_sections(int argc, char **argv) {
                                s->pointer_to_raw_data, s->size_of_raw_data, s->characteristics);
                 }
         }
-        free(data);
+        cli_file_done(&file);
         free(pe);
         return LANTERN_EXIT_OK;
 }

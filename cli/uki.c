@@ -16,8 +16,8 @@
 
 #define MAX_BANKS 8
 
-/* From cli/pe.c: reads and parses a PE file, printing errors; returns 0 or an exit code. */
-int cli_load_pe(const char *path, uint8_t **ret_data, size_t *ret_size, measure_pe *ret_pe);
+/* From cli/pe.c: maps and parses a PE file, printing errors; returns 0 or an exit code. */
+int cli_load_pe(const char *path, cli_file *ret_file, measure_pe *ret_pe);
 
 static void uki_usage(FILE *f) {
         fputs("Usage: lantern uki measure [--bank BANK[,BANK...]] [--esp DIR] [--json] FILE\n"
@@ -179,7 +179,8 @@ static int verb_measure(int argc, char **argv) {
         measure_pe_error err = {};
         measure_uki_plan plan;
         measure_pe *pe = NULL;
-        uint8_t *data = NULL;
+        cli_file file;
+        const uint8_t *data;
         size_t size, n_algs;
         bool json = false;
         int c, r, ret = LANTERN_EXIT_INPUT;
@@ -214,11 +215,13 @@ static int verb_measure(int argc, char **argv) {
         pe = malloc(sizeof(*pe));
         if (!pe)
                 return LANTERN_EXIT_INPUT;
-        r = cli_load_pe(path, &data, &size, pe);
+        r = cli_load_pe(path, &file, pe);
         if (r != 0) {
                 free(pe);
                 return r;
         }
+        data = file.data;
+        size = file.size;
         r = measure_uki_plan_build(pe, data, size, &err, &plan);
         if (r < 0) {
                 cli_error("%s: offset 0x%" PRIx64 ": %s", path, err.offset, err.what);
@@ -260,7 +263,7 @@ static int verb_measure(int argc, char **argv) {
 finish:
         for (size_t k = 0; k < MEASURE_UKI_SECTION_MAX; k++)
                 free((void *) ext[k].data);
-        free(data);
+        cli_file_done(&file);
         free(pe);
         return ret;
 }
