@@ -203,7 +203,6 @@ static int signed_data_der(const uint8_t digest[32], EVP_PKEY *key, X509 *cert, 
         long content_len;
         PKCS7 *p7 = NULL, *inner = NULL;
         PKCS7_SIGNER_INFO *si;
-        BIO *bio = NULL;
         ASN1_STRING *seq = NULL;
         X509_ATTRIBUTE *opus = NULL;
 
@@ -233,10 +232,13 @@ static int signed_data_der(const uint8_t digest[32], EVP_PKEY *key, X509 *cert, 
         if (!opus || !sk_X509_ATTRIBUTE_push(si->auth_attr, opus))
                 goto finish;
         opus = NULL;
-        if (!PKCS7_add_certificate(p7, cert) || !PKCS7_content_new(p7, NID_pkcs7_data))
-                goto finish;
-        bio = PKCS7_dataInit(p7, NULL);
-        if (!bio || BIO_write(bio, content, (int) content_len) != (int) content_len || !PKCS7_dataFinal(p7, bio))
+        /* messageDigest over the content, then the signature over the attributes. Done here rather than by
+         * PKCS7_dataFinal(), which would add a signingTime: without it the signature is a function of the
+         * image and the key, so a re-install reproduces the same bytes. */
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned md_len = 0;
+        if (!PKCS7_add_certificate(p7, cert) || !EVP_Digest(content, (size_t) content_len, md, &md_len, EVP_sha256(), NULL) ||
+            !PKCS7_add1_attrib_digest(si, md, (int) md_len) || PKCS7_SIGNER_INFO_sign(si) <= 0)
                 goto finish;
 
         /* The signed content is the SpcIndirectDataContent, not data. */
@@ -260,7 +262,6 @@ finish:
         X509_ATTRIBUTE_free(opus);
         ASN1_STRING_free(seq);
         PKCS7_free(inner);
-        BIO_free_all(bio);
         PKCS7_free(p7);
         OPENSSL_free(idc);
         return r;

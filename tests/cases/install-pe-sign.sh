@@ -66,6 +66,8 @@ check_eq "osslsigncode: the signed digest is the file's" \
   "$(osslsigncode verify -CAfile "$CERT" "$W/signed.efi" 2>&1 | sed -n 's/^Calculated message digest *: *//p' | tr -d ' ')"
 check "re-signing a signed file replaces the signature" \
   bash -c "'$LANTERN' install sign --key '$W/db.key' --cert '$CERT' '$W/signed.efi' '$W/resigned.efi' && sbverify --cert '$CERT' '$W/resigned.efi' && [ \$(pesign -S -i '$W/resigned.efi' | grep -c 'certificate address') = 1 ]"
+check "signing is reproducible (no signing time): the same image and key give the same bytes" \
+  bash -c "'$LANTERN' install sign --key '$W/db.key' --cert '$CERT' '$W/ours.efi' '$W/again.efi' && cmp '$W/signed.efi' '$W/again.efi'"
 sbsign --key "$W/db.key" --cert "$CERT" --output "$W/sbsign.efi" "$W/ours.efi" >/dev/null 2>&1
 check "install verify accepts sbsign's signature" "$LANTERN" install verify --cert "$CERT" "$W/sbsign.efi"
 
