@@ -1,0 +1,204 @@
+#!/bin/bash
+# Real boots against `lantern predict --esp --eventlog`: a NixOS profile under --root, installed onto an ESP
+# with `lantern install --keys` (OVMF's snakeoil pair as db.key/db.crt), booted through systemd-boot and the
+# Lantern stub under QEMU + OVMF + swtpm with Secure Boot off and on. The profile:
+#   kernel a  Debian's vmlinuz with its signature removed (sbattach --remove);
+#   kernel b  kernel a with 64 KiB of random bytes appended after its last section (a second, distinct
+#             kernel file that still boots: the PE loader ignores trailing data);
+#   initrd a, initrd b  two busybox initrds that differ by a marker line, each shared by several generations;
+#   generation 1  no boot.json (synthesised from kernel, initrd, kernel-params, nixos-version), kernel a +
+#                 initrd a;
+#   generation 2  kernel a + initrd a, kernelParams with quotes, "=" inside a value and non-ASCII UTF-8;
+#   generation 3  kernel a + initrd b, with specialisation "debug" on kernel b + initrd b;
+#   generation 4  kernel b + initrd a.
+# Every command line carries console=ttyS0 panic=-1. loader.conf's `default` selects the entry. Boots (two at a
+# time): Secure Boot off: generation 2 and generation 3's specialisation; Secure Boot on: generation 1 and
+# generation 3's specialisation. For each boot, PCR 4, 7, 9, 11 and 12 read in the guest equal
+# `lantern predict --esp ESP --eventlog LOG` in sha1, sha256, sha384 and sha512, where LOG is the event log of
+# the OTHER boot with the same Secure Boot state (the firmware part is reused, the entry's part predicted).
+# The guest's /proc/cmdline equals the predicted command line, and PCR 11 equals systemd-measure calculate
+# over the ESP's kernel and initrd with the predicted cmdline and osrel.
+. "$(dirname "$0")/../lib.sh"
+. "$LANTERN_TOP/tests/lab/lab.sh"
+
+MEASURE=/usr/lib/systemd/systemd-measure
+CERT=$LAB_SNAKEOIL_CERT
+BANKS="sha1 sha256 sha384 sha512"
+for t in sbattach jq qemu-system-x86_64 swtpm tpm2_eventlog "$MEASURE"; do
+        command -v "$t" >/dev/null || { not_ok "needs $t"; finish; }
+done
+[ -f "$LANTERN_BUILD/lantern-stub-x64.efi" ] || { not_ok "needs the stub $LANTERN_BUILD/lantern-stub-x64.efi"; finish; }
+W=$TEST_TMP
+K=$(lab_kernel) || { not_ok "fetch the Debian kernel"; finish; }
+
+cp "$K" "$W/vmlinuz-a"
+sbattach --remove "$W/vmlinuz-a" >/dev/null 2>&1 || { not_ok "sbattach --remove"; finish; }
+{ cat "$W/vmlinuz-a"; head -c 65536 /dev/urandom; } >"$W/vmlinuz-b"
+for x in a b; do
+        printf 'echo LANTERN-INITRD %s\necho "LANTERN-CMDLINE $(cat /proc/cmdline)"\n' "$x" >"$W/extra-$x.sh"
+        lab_initrd "$W/initrd-$x" "$W/extra-$x.sh" || { not_ok "initrd $x"; finish; }
+done
+
+# --- the profile -------------------------------------------------------------------------------------------
+R=$W/root
+P=$R/nix/var/nix/profiles
+mkdir -p "$P"
+# store FILE NAME: copies FILE into a store path named after its content, prints the in-store file path.
+store() {
+        local h p
+        h=$(sha256sum "$1" | cut -c1-32)
+        p=/nix/store/$h-$2
+        mkdir -p "$R$p"
+        cp "$1" "$R$p/${2%%-*}"
+        echo "$p/${2%%-*}"
+}
+KA=$(store "$W/vmlinuz-a" bzImage-linux-a)
+KB=$(store "$W/vmlinuz-b" bzImage-linux-b)
+IA=$(store "$W/initrd-a" initrd-linux-a)
+IB=$(store "$W/initrd-b" initrd-linux-b)
+OSR=/nix/store/ccccccccccccccccccccccccccccccc1-etc
+mkdir -p "$R$OSR/etc"
+printf 'NAME=NixOS\nID=nixos\nVERSION="24.05 (Uakari)"\nVERSION_ID="24.05"\nPRETTY_NAME="NixOS 24.05 (Uakari)"\n' \
+        >"$R$OSR/etc/os-release"
+# toplevel ID: an empty system closure with etc/os-release.
+toplevel() {
+        local t=/nix/store/ddddddddddddddddddddddddddddd$1-nixos-system-lab
+        mkdir -p "$R$t"
+        ln -s "$OSR/etc" "$R$t/etc"
+        echo "$t"
+}
+# bootspec TOPLEVEL KERNEL INITRD LABEL PARAMS_JSON: the org.nixos.bootspec.v1 object.
+bootspec() {
+        printf '{"init":"%s/init","initrd":"%s","kernel":"%s","kernelParams":%s,"label":"%s","system":"x86_64-linux","toplevel":"%s"}' \
+                "$1" "$3" "$2" "$5" "$4" "$1"
+}
+
+# Generation 1: no boot.json.
+T1=$(toplevel 01)
+MODS=/nix/store/eeeeeeeeeeeeeeeeeeeeeeeeeeeeeee1-kernel-modules
+mkdir -p "$R$MODS/lib/modules/6.1.0-lab"
+ln -s "$MODS" "$R$T1/kernel-modules"
+ln -s "$KA" "$R$T1/kernel"
+ln -s "$IA" "$R$T1/initrd"
+printf '23.05.1.lab' >"$R$T1/nixos-version"
+printf 'x86_64-linux' >"$R$T1/system"
+printf 'console=ttyS0 panic=-1 lantern.gen=1' >"$R$T1/kernel-params"
+
+# Generation 2: quotes, "=" inside a value, non-ASCII UTF-8.
+T2=$(toplevel 02)
+printf '{"org.nixos.bootspec.v1":%s,"org.nixos.specialisation.v1":{}}' \
+        "$(bootspec "$T2" "$KA" "$IA" "NixOS Lab 2" \
+        '["console=ttyS0","panic=-1","lantern.gen=2","lantern.motd=\"hello = world\"","lantern.opt=a=b,c=d","lantern.name=Grüße→✓"]')" \
+        >"$R$T2/boot.json"
+
+# Generation 3 and its specialisation "debug".
+T3=$(toplevel 03)
+T3D=$(toplevel 3d)
+printf '{"org.nixos.bootspec.v1":%s,"org.nixos.specialisation.v1":{"debug":{"org.nixos.bootspec.v1":%s}}}' \
+        "$(bootspec "$T3" "$KA" "$IB" "NixOS Lab 3" '["console=ttyS0","panic=-1","lantern.gen=3"]')" \
+        "$(bootspec "$T3D" "$KB" "$IB" "NixOS Lab 3 debug" '["console=ttyS0","panic=-1","lantern.gen=3","lantern.spec=debug"]')" \
+        >"$R$T3/boot.json"
+
+# Generation 4.
+T4=$(toplevel 04)
+printf '{"org.nixos.bootspec.v1":%s}' \
+        "$(bootspec "$T4" "$KB" "$IA" "NixOS Lab 4" '["console=ttyS0","panic=-1","lantern.gen=4"]')" >"$R$T4/boot.json"
+
+for n in 1 2 3 4; do
+        eval "ln -s \$T$n $P/system-$n-link"
+done
+ln -s system-4-link "$P/system"
+
+# --- install -----------------------------------------------------------------------------------------------
+mkdir -p "$W/keys" "$W/esp/loader"
+cp "$(lab_signing_key)" "$W/keys/db.key" && cp "$CERT" "$W/keys/db.crt" || { not_ok "snakeoil keys"; finish; }
+printf 'timeout 0\n' >"$W/esp/loader/loader.conf"
+check "lantern install --keys onto the ESP" "$LANTERN" install --esp "$W/esp" --root "$R" --keys "$W/keys"
+"$LANTERN" install --esp "$W/esp" --root "$R" --keys "$W/keys" --status --json >"$W/status.json" 2>"$W/status.err"
+check_eq "the ESP holds 5 entries (4 generations and a specialisation)" "$(jq '.entries | length' "$W/status.json")" 5
+
+# entry_file GEN SPEC: the stub's file name under EFI/Linux/ for generation GEN (SPEC: "" or a name).
+entry_file() {
+        local f
+        if [ -z "$2" ]; then
+                f=$(ls "$W/esp/EFI/Linux/" | grep "^nixos-generation-$1-" | grep -v -- '-specialisation-')
+        else
+                f=$(ls "$W/esp/EFI/Linux/" | grep "^nixos-generation-$1-specialisation-$2")
+        fi
+        [ "$(wc -l <<<"$f")" = 1 ] && [ -n "$f" ] && echo "$f"
+}
+
+# --- boots -------------------------------------------------------------------------------------------------
+# prepare NAME GEN SPEC: an ESP copy whose loader.conf default is that entry.
+prepare() {
+        local f
+        f=$(entry_file "$2" "$3") || { not_ok "entry file of generation $2 $3 on the ESP"; return 1; }
+        cp -a "$W/esp" "$W/esp-$1"
+        printf 'timeout 0\ndefault %s\n' "$f" >"$W/esp-$1/loader/loader.conf"
+}
+# boot_pair SB NAME1 NAME2: boots both ESP copies at once.
+boot_pair() {
+        local sb=$1 p1 p2 r1 r2
+        lab_boot "$W/$2" "$W/esp-$2" $sb >"$W/$2.log" 2>&1 & p1=$!
+        lab_boot "$W/$3" "$W/esp-$3" $sb >"$W/$3.log" 2>&1 & p2=$!
+        wait $p1; r1=$?
+        wait $p2; r2=$?
+        for x in "$2:$r1" "$3:$r2"; do
+                if [ "${x#*:}" = 0 ]; then
+                        ok "boot ${x%%:*} reached the initrd"
+                else
+                        not_ok "boot ${x%%:*} reached the initrd"
+                        sed 's/^/#   /' "$W/${x%%:*}.log" | tail -20
+                fi
+        done
+}
+prepare off-g2 2 "" && prepare off-g3d 3 debug && prepare on-g1 1 "" && prepare on-g3d 3 debug || finish
+boot_pair "" off-g2 off-g3d
+boot_pair --secureboot on-g1 on-g3d
+
+# expect BOOT OTHER GEN SPEC SBSTATE: checks boot BOOT (generation GEN, specialisation SPEC or null) against
+# the prediction made from OTHER's event log.
+expect() {
+        local b=$1 other=$2 gen=$3 spec=$4 sb=$5 sel pred bank pcr want got k i
+        [ -s "$W/$b/pcrs.txt" ] && [ -s "$W/$other/eventlog.bin" ] || { not_ok "$b: no boot output to check"; return; }
+        lab_assert_secureboot "$b" "$W/$b" "$sb"
+        check "$b: tpm2_eventlog replays the log to the guest's PCRs" lab_check_replay "$W/$b/eventlog.bin" "$W/$b/pcrs.txt"
+        "$LANTERN" predict --root "$R" --esp "$W/esp" --eventlog "$W/$other/eventlog.bin" \
+                --bank sha1,sha256,sha384,sha512 --json >"$W/$b.pred.json" 2>"$W/$b.pred.err"
+        check_eq "$b: lantern predict --esp --eventlog (log of $other) exits 0" "$?" 0
+        sel=".generations[] | select(.profile == \"system\" and .generation == $gen and .specialisation == $spec)"
+        pred=$(jq -c "$sel" "$W/$b.pred.json")
+        check "$b: the prediction names the entry's stub" grep -q '"stub":"[^"]*EFI/Linux/nixos-generation-' <<<"$pred"
+        check_eq "$b: the guest's /proc/cmdline is the predicted command line" \
+                "$(sed -n 's/^LANTERN-CMDLINE //p' "$W/$b/serial.log")" "$(jq -r .cmdline <<<"$pred")"
+        for bank in $BANKS; do
+                for pcr in 4 7 9 11 12; do
+                        want=$(jq -r ".pcrs.$bank[\"$pcr\"]" <<<"$pred")
+                        got=$(awk -v b=$bank -v p=$pcr '$1 == b && $2 == p { print $3 }' "$W/$b/pcrs.txt")
+                        [[ $want =~ ^[0-9a-f]{40,128}$ ]] || not_ok "$b: PCR $pcr $bank is predicted (got '$want')"
+                        check_eq "$b: PCR $pcr $bank read in the guest = lantern predict" "$got" "$want"
+                done
+        done
+        # PCR 11 against systemd-measure over the ESP files the stub names.
+        jq -j .cmdline <<<"$pred" >"$W/$b.cmdline"
+        jq -j .osrel <<<"$pred" >"$W/$b.osrel"
+        k=$(jq -r .kernel <<<"$pred")
+        i=$(jq -r .initrd <<<"$pred")
+        for bank in $BANKS; do
+                want=$("$MEASURE" calculate --linux="$k" --initrd="$i" --cmdline="$W/$b.cmdline" --osrel="$W/$b.osrel" \
+                        --bank="$bank" --phase= 2>/dev/null | sed -n "s/^11:$bank=//p")
+                [ -n "$want" ] || not_ok "$b: systemd-measure calculate printed PCR 11 $bank"
+                got=$(awk -v b=$bank '$1 == b && $2 == 11 { print $3 }' "$W/$b/pcrs.txt")
+                check_eq "$b: PCR 11 $bank = systemd-measure calculate over the ESP files" "$got" "$want"
+        done
+}
+expect off-g2 off-g3d 2 null off
+expect off-g3d off-g2 3 '"debug"' off
+expect on-g1 on-g3d 1 null on
+expect on-g3d on-g1 3 '"debug"' on
+check "off-g2: initrd a booted" grep -q '^LANTERN-INITRD a' "$W/off-g2/serial.log"
+check "off-g3d: initrd b booted" grep -q '^LANTERN-INITRD b' "$W/off-g3d/serial.log"
+check "kernel b (trailing bytes) booted the specialisation" grep -q 'lantern.spec=debug' "$W/on-g3d/serial.log"
+check_eq "PCR 12 differs between Secure Boot off and on for the same entry" \
+        "$([ "$(awk '$1 == "sha256" && $2 == 12' "$W/off-g3d/pcrs.txt")" != "$(awk '$1 == "sha256" && $2 == 12' "$W/on-g3d/pcrs.txt")" ] && echo yes)" yes
+finish
