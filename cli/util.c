@@ -27,15 +27,20 @@ int cli_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_size)
                 cli_error("%s: cannot open: %s", path, strerror(e));
                 return -e;
         }
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-                /* sysfs/securityfs files report size 0 and are read until EOF below. */
-                if (!S_ISCHR(st.st_mode) && !S_ISREG(st.st_mode)) {
-                        cli_error("%s: not a regular file", path);
-                        close(fd);
-                        return -EINVAL;
-                }
+        if (fstat(fd, &st) < 0) {
+                int e = errno;
+                cli_error("%s: cannot stat: %s", path, strerror(e));
+                close(fd);
+                return -e;
         }
-        size_t cap = st.st_size > 0 ? (size_t) st.st_size : 65536, n = 0;
+        /* Regular files; pipes (<(...)), character devices and sysfs/securityfs files, which report size 0,
+         * are read until EOF below. Directories and the like are refused. */
+        if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+                cli_error("%s: not a regular file, pipe or device", path);
+                close(fd);
+                return -EINVAL;
+        }
+        size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t) st.st_size : 65536, n = 0;
         if (cap > max) {
                 cli_error("%s: file is %zu bytes, more than the limit of %zu", path, cap, max);
                 close(fd);
