@@ -27,7 +27,7 @@
 #define MAX_PHASES 64
 #define MAX_KEY_FILE (1u << 20)
 
-int cli_load_pe(const char *path, uint8_t **ret_data, size_t *ret_size, measure_pe *ret_pe);
+int cli_load_pe(const char *path, cli_file *ret_file, measure_pe *ret_pe);
 
 typedef struct sign_args {
         const char *private_key;
@@ -254,16 +254,17 @@ static int uki_pcr11(const sign_args *a, uint8_t (*ret)[MEASURE_DIGEST_MAX]) {
         measure_pe *pe = malloc(sizeof(*pe));
         measure_uki_plan plan;
         measure_pe_error err = {};
-        uint8_t *data = NULL;
-        size_t size = 0;
+        cli_file file;
         int r;
 
         if (!pe)
                 return -ENOMEM;
-        if (cli_load_pe(a->uki, &data, &size, pe) != 0) {
+        if (cli_load_pe(a->uki, &file, pe) != 0) {
                 free(pe);
                 return -EINVAL;
         }
+        const uint8_t *data = file.data;
+        size_t size = file.size;
         r = measure_uki_plan_build(pe, data, size, &err, &plan);
         if (r < 0)
                 cli_error("%s: offset 0x%" PRIx64 ": %s", a->uki, err.offset, err.what);
@@ -278,7 +279,7 @@ static int uki_pcr11(const sign_args *a, uint8_t (*ret)[MEASURE_DIGEST_MAX]) {
                 else if (r < 0)
                         cli_error("%s: cannot compute PCR 11: %s", a->uki, strerror(-r));
         }
-        free(data);
+        cli_file_done(&file);
         free(pe);
         return r;
 }
