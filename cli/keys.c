@@ -8,6 +8,9 @@
 #include <time.h>
 
 #include <json-c/json.h>
+#include <openssl/bio.h>
+#include <openssl/x509.h>
+#include <dirent.h>
 
 #include "cli.h"
 #include "efivars.h"
@@ -75,6 +78,21 @@ static int keys_create(int argc, char **argv) {
         return LANTERN_EXIT_OK;
 }
 
+/* Appends the certificate's subject (RFC 2253) to a JSON array. */
+static void add_subject(const uint8_t *der, size_t len, const install_guid *owner, void *userdata) {
+        const unsigned char *p = der;
+        X509 *x = d2i_X509(NULL, &p, (long) len);
+        char *text = NULL;
+        BIO *bio = BIO_new(BIO_s_mem());
+        if (x && bio && X509_NAME_print_ex(bio, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0) {
+                long n = BIO_get_mem_data(bio, &text);
+                json_object_array_add(userdata, json_object_new_string_len(text, (int) n));
+        } else
+                json_object_array_add(userdata, json_object_new_string("(unparsable certificate)"));
+        BIO_free(bio);
+        X509_free(x);
+}
+
 static const char *efivars_dir(const char *arg) {
         return arg ? arg : INSTALL_EFIVARS_DEFAULT;
 }
@@ -83,11 +101,12 @@ static int keys_status(int argc, char **argv) {
         static const struct option opts[] = {
                 { "efivars", required_argument, NULL, 'e' },
                 { "json", no_argument, NULL, 'j' },
+                { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
         const char *dir = NULL;
-        bool json = false;
+        bool json = false, verbose = false;
         int c;
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0)
                 switch (c) {
@@ -97,10 +116,14 @@ static int keys_status(int argc, char **argv) {
                 case 'j':
                         json = true;
                         break;
+                case 'v':
+                        verbose = true;
+                        break;
                 case 'h':
-                        printf("Usage: lantern keys status [--efivars DIR] [--json]\n\n"
+                        printf("Usage: lantern keys status [--efivars DIR] [--verbose] [--json]\n\n"
                                "Reports Secure Boot state from the EFI variables SetupMode, SecureBoot, AuditMode,\n"
-                               "DeployedMode and whether PK, KEK and db are set.\n");
+                               "DeployedMode and whether PK, KEK and db are set; --verbose (and --json) also list the\n"
+                               "subjects of the X.509 certificates each of them holds.\n");
                         return LANTERN_EXIT_OK;
                 default:
                         return LANTERN_EXIT_INPUT;
@@ -119,20 +142,27 @@ static int keys_status(int argc, char **argv) {
                 return LANTERN_EXIT_INPUT;
         }
         bool present[INSTALL_KEY_MAX];
+        json_object *subjects[INSTALL_KEY_MAX];
         for (int k = 0; k < INSTALL_KEY_MAX; k++) {
                 uint8_t *data = NULL;
                 size_t len = 0;
                 present[k] = install_efivar_read(efivars_dir(dir), install_key_name((install_key_kind) k),
                                                  install_key_vendor((install_key_kind) k), NULL, &data, &len) == 0 &&
                              len > 0;
+                subjects[k] = json_object_new_array();
+                if (present[k])
+                        install_esl_foreach_cert(data, len, add_subject, subjects[k]);
                 free(data);
         }
         if (json) {
-                json_object *o = json_object_new_object();
+                json_object *o = json_object_new_object(), *certs = json_object_new_object();
                 for (size_t i = 0; i < 4; i++)
                         json_object_object_add(o, bools[i], values[i] < 0 ? NULL : json_object_new_boolean(values[i]));
-                for (int k = 0; k < INSTALL_KEY_MAX; k++)
+                for (int k = 0; k < INSTALL_KEY_MAX; k++) {
                         json_object_object_add(o, install_key_name((install_key_kind) k), json_object_new_boolean(present[k]));
+                        json_object_object_add(certs, install_key_name((install_key_kind) k), subjects[k]);
+                }
+                json_object_object_add(o, "certificates", certs);
                 puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(o);
                 return LANTERN_EXIT_OK;
@@ -141,29 +171,102 @@ static int keys_status(int argc, char **argv) {
         printf("secure-boot: %s\n", values[1] == 1 ? "enabled" : values[1] == 0 ? "disabled" : "unknown");
         printf("audit-mode: %s\n", values[2] == 1 ? "yes" : values[2] == 0 ? "no" : "unknown");
         printf("deployed-mode: %s\n", values[3] == 1 ? "yes" : values[3] == 0 ? "no" : "unknown");
-        for (int k = 0; k < INSTALL_KEY_MAX; k++)
+        for (int k = 0; k < INSTALL_KEY_MAX; k++) {
                 printf("%s: %s\n", install_key_name((install_key_kind) k), present[k] ? "set" : "empty");
+                for (size_t i = 0; verbose && i < json_object_array_length(subjects[k]); i++)
+                        printf("  %s\n", json_object_get_string(json_object_array_get_idx(subjects[k], i)));
+                json_object_put(subjects[k]);
+        }
         return LANTERN_EXIT_OK;
+}
+
+static int cmp_names(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Concatenates the signature lists of every file in DIR/SUB (sorted by name; certificates are wrapped, owner
+ * Microsoft). A missing or empty DIR/SUB is an error: the user asked for these certificates. */
+static int load_extra_lists(const char *dir, const char *sub, uint8_t **ret, size_t *ret_len) {
+        char path[4096], *names[64];
+        size_t n = 0, total = 0;
+        uint8_t *all = NULL;
+        int r = 0;
+        snprintf(path, sizeof(path), "%s/%s", dir, sub);
+        DIR *d = opendir(path);
+        if (!d) {
+                cli_error("keys enroll: --microsoft: %s: %s", path, strerror(errno));
+                return -errno;
+        }
+        struct dirent *de;
+        while ((de = readdir(d)) && n < 64)
+                if (de->d_name[0] != '.' && (names[n] = strdup(de->d_name)))
+                        n++;
+        closedir(d);
+        if (n == 0) {
+                cli_error("keys enroll: --microsoft: %s holds no certificates", path);
+                return -ENOENT;
+        }
+        qsort(names, n, sizeof(names[0]), cmp_names);
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                uint8_t *esl = NULL;
+                size_t esl_len = 0;
+                char file[4096 + 256 + 2], err[512] = "";
+                snprintf(file, sizeof(file), "%s/%s", path, names[i]);
+                r = install_esl_load(file, &install_guid_microsoft_owner, &esl, &esl_len, err, sizeof(err));
+                if (r < 0) {
+                        cli_error("keys enroll: --microsoft: %s", err);
+                        break;
+                }
+                uint8_t *grown = realloc(all, total + esl_len);
+                if (!grown) {
+                        free(esl);
+                        r = -ENOMEM;
+                        break;
+                }
+                all = grown;
+                memcpy(all + total, esl, esl_len);
+                total += esl_len;
+                free(esl);
+        }
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        if (r < 0) {
+                free(all);
+                return r;
+        }
+        *ret = all;
+        *ret_len = total;
+        return 0;
 }
 
 static int keys_enroll(int argc, char **argv) {
         static const struct option opts[] = {
                 { "efivars", required_argument, NULL, 'e' },
+                { "microsoft", required_argument, NULL, 'm' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        const char *dir = NULL;
+        const char *dir = NULL, *microsoft = NULL;
         int c;
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0)
                 switch (c) {
                 case 'e':
                         dir = optarg;
                         break;
+                case 'm':
+                        microsoft = optarg;
+                        break;
                 case 'h':
-                        printf("Usage: lantern keys enroll [--efivars DIR] KEYDIR\n\n"
+                        printf("Usage: lantern keys enroll [--efivars DIR] [--microsoft DIR] KEYDIR\n\n"
                                "Writes KEYDIR/db.auth, KEK.auth, then PK.auth (as made by 'lantern keys create') into the\n"
                                "firmware through efivarfs. Only in Setup Mode; writing PK ends Setup Mode, and the\n"
-                               "firmware enforces Secure Boot from the next boot.\n");
+                               "firmware enforces Secure Boot from the next boot.\n\n"
+                               "  --microsoft DIR  also trust Microsoft's certificates (needed by option ROMs of GPUs and\n"
+                               "                   network cards, and by Windows): every certificate (PEM or DER) or EFI\n"
+                               "                   signature list in DIR/KEK/ is appended to KEK and in DIR/db/ to db; the\n"
+                               "                   updates are signed again with KEYDIR's PK and KEK keys. Microsoft publishes\n"
+                               "                   them as MicCorKEKCA2011, MicWinProPCA2011 and MicCorUEFCA2011 (and the\n"
+                               "                   2023 successors).\n");
                         return LANTERN_EXIT_OK;
                 default:
                         return LANTERN_EXIT_INPUT;
@@ -201,6 +304,31 @@ static int keys_enroll(int argc, char **argv) {
                                   "WIN_CERT_TYPE_EFI_GUID)", path);
                         ret = LANTERN_EXIT_INPUT;
                         goto finish;
+                }
+        }
+        if (microsoft) {
+                /* KEK and db get Microsoft's lists appended, signed now with KEYDIR's private keys. */
+                time_t t = time(NULL);
+                struct tm now;
+                gmtime_r(&t, &now);
+                for (int i = 0; i < 2; i++) {
+                        uint8_t *extra = NULL, *auth_new = NULL;
+                        size_t extra_len = 0, auth_len = 0;
+                        char err[512] = "";
+                        int r = load_extra_lists(microsoft, install_key_name(order[i]), &extra, &extra_len);
+                        if (r == 0)
+                                r = install_keys_build_update(keydir, order[i], extra, extra_len, &now, &auth_new,
+                                                              &auth_len, err, sizeof(err));
+                        if (r < 0 && err[0])
+                                cli_error("keys enroll: %s", err);
+                        free(extra);
+                        if (r < 0) {
+                                ret = LANTERN_EXIT_INPUT;
+                                goto finish;
+                        }
+                        free(auth[i]);
+                        auth[i] = auth_new;
+                        len[i] = auth_len;
                 }
         }
         for (int i = 0; i < 3; i++) {

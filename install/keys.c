@@ -22,6 +22,8 @@
 
 #include "fileio.h"
 
+static int errf(char *errbuf, size_t errlen, int r, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 #define GUID_INIT(d1, d2, d3, ...)                                                                    \
         { { (d1) & 0xff, ((d1) >> 8) & 0xff, ((d1) >> 16) & 0xff, ((d1) >> 24) & 0xff, (d2) & 0xff, \
             ((d2) >> 8) & 0xff, (d3) & 0xff, ((d3) >> 8) & 0xff, __VA_ARGS__ } }
@@ -34,6 +36,9 @@ const install_guid install_guid_cert_x509 =
         GUID_INIT(0xa5c059a1u, 0x94e4, 0x4aa7, 0x87, 0xb5, 0xab, 0x15, 0x5c, 0x2b, 0xf0, 0x72);
 const install_guid install_guid_cert_pkcs7 =
         GUID_INIT(0x4aafd29du, 0x68df, 0x49ee, 0x8a, 0xa9, 0x34, 0x7d, 0x37, 0x56, 0x65, 0xa7);
+
+const install_guid install_guid_microsoft_owner =
+        GUID_INIT(0x77fa9abdu, 0x0359, 0x4d32, 0xbd, 0x60, 0x28, 0xf4, 0xe7, 0x8f, 0x78, 0x4b);
 
 /* Byte positions of the 32 hex digits in the text form, in wire order. */
 static const uint8_t guid_text_pos[16] = { 6, 4, 2, 0, 11, 9, 16, 14, 19, 21, 24, 26, 28, 30, 32, 34 };
@@ -122,6 +127,94 @@ int install_esl_from_cert(X509 *cert, const install_guid *owner, uint8_t **ret, 
         }
         *ret = buf;
         *ret_len = total;
+        return 0;
+}
+
+static uint32_t get_le32(const uint8_t *p) {
+        return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
+}
+
+int install_esl_validate(const uint8_t *data, size_t len, size_t *ret_bad_offset) {
+        size_t pos = 0;
+        if (len == 0)
+                goto bad;
+        while (pos < len) {
+                /* EFI_SIGNATURE_LIST: SignatureType, SignatureListSize, SignatureHeaderSize, SignatureSize. */
+                if (len - pos < 28)
+                        goto bad;
+                uint32_t list = get_le32(data + pos + 16), hdr = get_le32(data + pos + 20), sig = get_le32(data + pos + 24);
+                if (list < 28 || list > len - pos || sig < 16 || hdr > list - 28 || (list - 28 - hdr) % sig != 0)
+                        goto bad;
+                pos += list;
+        }
+        return 0;
+bad:
+        if (ret_bad_offset)
+                *ret_bad_offset = pos;
+        return -EBADMSG;
+}
+
+void install_esl_foreach_cert(const uint8_t *data, size_t len, install_esl_cert_fn cb, void *userdata) {
+        size_t pos = 0;
+        if (install_esl_validate(data, len, NULL) < 0)
+                return;
+        while (pos < len) {
+                uint32_t list = get_le32(data + pos + 16), hdr = get_le32(data + pos + 20), sig = get_le32(data + pos + 24);
+                if (memcmp(data + pos, install_guid_cert_x509.b, 16) == 0)
+                        for (size_t e = pos + 28 + hdr; e + sig <= pos + list; e += sig) {
+                                install_guid owner;
+                                memcpy(owner.b, data + e, 16);
+                                cb(data + e + 16, sig - 16, &owner, userdata);
+                        }
+                pos += list;
+        }
+}
+
+int install_esl_load(const char *path, const install_guid *owner, uint8_t **ret, size_t *ret_len, char *errbuf,
+                     size_t errlen) {
+        FILE *f = fopen(path, "rbe");
+        uint8_t *buf = NULL;
+        size_t n;
+        X509 *cert = NULL;
+        int r;
+        if (!f)
+                return errf(errbuf, errlen, -errno, "%s: %s", path, strerror(errno));
+        buf = malloc((1u << 20) + 1);
+        if (!buf) {
+                fclose(f);
+                return -ENOMEM;
+        }
+        n = fread(buf, 1, (1u << 20) + 1, f);
+        fclose(f);
+        if (n > (1u << 20)) {
+                free(buf);
+                return errf(errbuf, errlen, -EFBIG, "%s: larger than 1 MiB", path);
+        }
+        if (install_esl_validate(buf, n, NULL) == 0) {
+                *ret = buf;
+                *ret_len = n;
+                return 0;
+        }
+        BIO *bio = BIO_new_mem_buf(buf, (int) n);
+        if (bio)
+                cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+        BIO_free(bio);
+        if (!cert) {
+                const unsigned char *p = buf;
+                cert = d2i_X509(NULL, &p, (long) n);
+                if (cert && p != buf + n) {
+                        X509_free(cert);
+                        cert = NULL;
+                }
+        }
+        free(buf);
+        if (!cert)
+                return errf(errbuf, errlen, -EBADMSG,
+                            "%s: neither an EFI signature list nor an X.509 certificate (PEM or DER)", path);
+        r = install_esl_from_cert(cert, owner, ret, ret_len);
+        X509_free(cert);
+        if (r < 0)
+                return errf(errbuf, errlen, r, "%s: cannot build a signature list", path);
         return 0;
 }
 
@@ -434,4 +527,89 @@ fail:
                 X509_free(certs[k]);
         }
         return r < 0 ? r : -EIO;
+}
+
+static int read_small(const char *path, uint8_t **ret, size_t *ret_len) {
+        FILE *f = fopen(path, "rbe");
+        if (!f)
+                return -errno;
+        uint8_t *buf = malloc((1u << 20) + 1);
+        if (!buf) {
+                fclose(f);
+                return -ENOMEM;
+        }
+        size_t n = fread(buf, 1, (1u << 20) + 1, f);
+        fclose(f);
+        if (n > (1u << 20)) {
+                free(buf);
+                return -EFBIG;
+        }
+        *ret = buf;
+        *ret_len = n;
+        return 0;
+}
+
+int install_keys_build_update(const char *keydir, install_key_kind kind, const uint8_t *extra, size_t extra_len,
+                              const struct tm *when, uint8_t **ret, size_t *ret_len, char *errbuf, size_t errlen) {
+        install_key_kind signer = install_key_signer(kind);
+        char path[4096];
+        uint8_t *esl = NULL, *all = NULL;
+        size_t esl_len = 0;
+        EVP_PKEY *key = NULL;
+        X509 *cert = NULL;
+        FILE *f;
+        int r;
+
+        snprintf(path, sizeof(path), "%s/%s.esl", keydir, key_names[kind]);
+        r = read_small(path, &esl, &esl_len);
+        if (r < 0)
+                return errf(errbuf, errlen, r, "%s: %s", path, strerror(-r));
+        if (install_esl_validate(esl, esl_len, NULL) < 0) {
+                r = errf(errbuf, errlen, -EBADMSG, "%s: not an EFI signature list", path);
+                goto finish;
+        }
+        snprintf(path, sizeof(path), "%s/%s.key", keydir, key_names[signer]);
+        if (!(f = fopen(path, "re"))) {
+                r = errf(errbuf, errlen, -errno, "%s: %s", path, strerror(errno));
+                goto finish;
+        }
+        key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+        fclose(f);
+        snprintf(path, sizeof(path), "%s/%s.crt", keydir, key_names[signer]);
+        if (key && (f = fopen(path, "re"))) {
+                cert = PEM_read_X509(f, NULL, NULL, NULL);
+                fclose(f);
+        }
+        if (!key || !cert) {
+                r = errf(errbuf, errlen, -EBADMSG, "%s/%s.key or .crt: not a PEM key and certificate", keydir,
+                         key_names[signer]);
+                goto finish;
+        }
+        if (X509_check_private_key(cert, key) != 1) {
+                r = errf(errbuf, errlen, -EBADMSG, "%s/%s.key does not belong to %s.crt", keydir, key_names[signer],
+                         key_names[signer]);
+                goto finish;
+        }
+        if (extra_len > (8u << 20)) {
+                r = errf(errbuf, errlen, -EFBIG, "additional signature lists larger than 8 MiB");
+                goto finish;
+        }
+        all = malloc(esl_len + extra_len);
+        if (!all) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        memcpy(all, esl, esl_len);
+        if (extra_len)
+                memcpy(all + esl_len, extra, extra_len);
+        r = install_auth_build(key_names[kind], install_key_vendor(kind), INSTALL_SECURE_VAR_ATTRS, when, all,
+                               esl_len + extra_len, key, cert, ret, ret_len);
+        if (r < 0)
+                errf(errbuf, errlen, r, "signing the %s update failed", key_names[kind]);
+finish:
+        free(all);
+        free(esl);
+        EVP_PKEY_free(key);
+        X509_free(cert);
+        return r;
 }

@@ -47,6 +47,22 @@ install_key_kind install_key_signer(install_key_kind kind);
 /* An EFI_SIGNATURE_LIST holding one X.509 certificate (DER) owned by owner. */
 int install_esl_from_cert(X509 *cert, const install_guid *owner, uint8_t **ret, size_t *ret_len);
 
+/* Microsoft's signature owner GUID, 77fa9abd-0359-4d32-bd60-28f4e78f784b, for certificates loaded from files. */
+extern const install_guid install_guid_microsoft_owner;
+
+/* Checks an EFI signature database (one or more EFI_SIGNATURE_LISTs back to back): every list's sizes consistent
+ * and inside the buffer. Returns 0, or -EBADMSG with *ret_bad_offset at the list that is wrong. */
+int install_esl_validate(const uint8_t *data, size_t len, size_t *ret_bad_offset);
+
+/* Calls cb for every X.509 certificate (DER) in a validated signature database; other signature types are skipped. */
+typedef void (*install_esl_cert_fn)(const uint8_t *der, size_t len, const install_guid *owner, void *userdata);
+void install_esl_foreach_cert(const uint8_t *data, size_t len, install_esl_cert_fn cb, void *userdata);
+
+/* Loads a file as signature lists: an ESL file as is, or a certificate (PEM or DER) wrapped into a one-entry
+ * list owned by owner. At most 1 MiB. */
+int install_esl_load(const char *path, const install_guid *owner, uint8_t **ret, size_t *ret_len, char *errbuf,
+                     size_t errlen);
+
 /* EFI_VARIABLE_AUTHENTICATION_2 header (timestamp, WIN_CERTIFICATE_UEFI_GUID with a detached PKCS#7 SignedData
  * over name||vendor||attrs||timestamp||data, SHA-256, stored as the bare SignedData) followed by data. when is UTC. */
 int install_auth_build(const char *varname, const install_guid *vendor, uint32_t attrs, const struct tm *when,
@@ -56,6 +72,11 @@ int install_auth_build(const char *varname, const install_guid *vendor, uint32_t
 /* The bytes the .auth signature covers, for checking with an outside verifier. */
 int install_auth_payload(const char *varname, const install_guid *vendor, uint32_t attrs, const struct tm *when,
                          const uint8_t *data, size_t len, uint8_t **ret, size_t *ret_len);
+
+/* A signed update of variable kind holding KEYDIR/<kind>.esl followed by extra (other signature lists, e.g.
+ * Microsoft's certificates), signed with the signer's key and certificate from KEYDIR, time-stamped when. */
+int install_keys_build_update(const char *keydir, install_key_kind kind, const uint8_t *extra, size_t extra_len,
+                              const struct tm *when, uint8_t **ret, size_t *ret_len, char *errbuf, size_t errlen);
 
 typedef struct install_keys_options {
         unsigned rsa_bits;           /* 2048 (every firmware) or 3072/4096 */

@@ -82,8 +82,17 @@ for k in PK KEK db; do
   v=$G; [ $k == db ] && v=d719b2cb-3d3a-4596-a3bc-dad00e67656f
   check "$k variable = attributes 0x27 + $k.auth" bash -c "cmp -s <(printf '\x27\x00\x00\x00'; cat '$K/$k.auth') '$EV/$k-$v'"
 done
-check_eq "status --json sees the keys" "$("$LANTERN" keys status --efivars "$EV" --json | tr -d ' \n')" \
-  '{"SetupMode":true,"SecureBoot":false,"AuditMode":null,"DeployedMode":null,"PK":true,"KEK":true,"db":true}'
+# What the firmware keeps (and efivarfs then shows) is the data after the authentication header.
+settle() { # EFIVARS: rewrites PK, KEK and db as attributes + data, as the firmware stores an accepted update
+  local f len
+  for f in "$1"/PK-* "$1"/KEK-* "$1"/db-*; do
+    len=$(od -An -tu4 -j20 -N4 "$f" | tr -d ' ')
+    { head -c 4 "$f"; tail -c +$((4 + 16 + len + 1)) "$f"; } >"$f.new" && mv "$f.new" "$f"
+  done
+}
+settle "$EV"
+check_eq "status --json sees the keys and their certificates" "$("$LANTERN" keys status --efivars "$EV" --json | tr -d ' \n')" \
+  '{"SetupMode":true,"SecureBoot":false,"AuditMode":null,"DeployedMode":null,"PK":true,"KEK":true,"db":true,"certificates":{"PK":["CN=LanternPlatformKey"],"KEK":["CN=LanternKeyExchangeKey"],"db":["CN=LanternSignatureDatabaseKey"]}}'
 EV2=$TEST_TMP/efivars2
 mkdir "$EV2"
 printf '\x06\x00\x00\x00\x00' >"$EV2/SetupMode-$G"
@@ -94,4 +103,46 @@ printf '\x06\x00\x00\x00\x01' >"$EV2/SetupMode-$G"
 check_exit "enroll refuses a key directory without PK.auth" 2 "$LANTERN" keys enroll --efivars "$EV2" "$TEST_TMP/partial"
 check_eq "and writes nothing" "$(ls "$EV2")" "SetupMode-$G"
 check_exit "status without efivars fails clearly" 2 "$LANTERN" keys status --efivars "$TEST_TMP/nothing"
+
+# --microsoft: Microsoft's certificates (taken from OVMF's Microsoft-enrolled variable store) appended to KEK and db.
+. "$LANTERN_TOP/tests/lab/lab.sh"
+MS=$TEST_TMP/ms
+lab_microsoft_certs "$MS" || not_ok "extract Microsoft's certificates from OVMF"
+EV3=$TEST_TMP/efivars3
+mkdir "$EV3"
+printf '\x06\x00\x00\x00\x01' >"$EV3/SetupMode-$G"
+check "enroll --microsoft writes in Setup Mode" "$LANTERN" keys enroll --efivars "$EV3" --microsoft "$MS" "$K"
+cp -r "$EV3" "$TEST_TMP/efivars3-written"
+settle "$EV3"
+subjects() { "$LANTERN" keys status --efivars "$EV3" --json | jq -r ".certificates.$1[]"; }
+check_eq "KEK holds our KEK, then Microsoft's KEK CA" "$(subjects KEK)" \
+  "$(printf '%s\n' "CN=Lantern Key Exchange Key" "CN=Microsoft Corporation KEK CA 2011,O=Microsoft Corporation,L=Redmond,ST=Washington,C=US")"
+check_eq "db holds our db key, then Microsoft's two CAs" "$(subjects db)" \
+  "$(printf '%s\n' "CN=Lantern Signature Database Key" "CN=Microsoft Windows Production PCA 2011,O=Microsoft Corporation,L=Redmond,ST=Washington,C=US" "CN=Microsoft Corporation UEFI CA 2011,O=Microsoft Corporation,L=Redmond,ST=Washington,C=US")"
+check_eq "PK is ours alone" "$(subjects PK)" "CN=Lantern Platform Key"
+check "status --verbose lists the subjects" bash -c "'$LANTERN' keys status --efivars '$EV3' --verbose | grep -q '^  CN=Microsoft Corporation UEFI CA 2011'"
+# The re-signed db update: cert-to-efi-sig-list + Microsoft's owner GUID rebuilds the data, and KEK.crt verifies it.
+MSG=77fa9abd-0359-4d32-bd60-28f4e78f784b
+for i in 1 2; do
+  openssl x509 -inform DER -in "$MS/db/microsoft-$i.der" -out "$TEST_TMP/ms$i.pem"
+  cert-to-efi-sig-list -g $MSG "$TEST_TMP/ms$i.pem" "$TEST_TMP/ms$i.esl" >/dev/null
+done
+dbvar=$TEST_TMP/efivars3-written/db-d719b2cb-3d3a-4596-a3bc-dad00e67656f
+tail -c +5 "$dbvar" >"$TEST_TMP/db-ms.auth"
+len=$(od -An -tu4 -j16 -N4 "$TEST_TMP/db-ms.auth" | tr -d ' ')
+tail -c +$((16 + len + 1)) "$TEST_TMP/db-ms.auth" >"$TEST_TMP/db-ms.data"
+check "db data = db.esl + cert-to-efi-sig-list of each Microsoft CA" cmp -s "$TEST_TMP/db-ms.data" <(cat "$K/db.esl" "$TEST_TMP/ms1.esl" "$TEST_TMP/ms2.esl")
+ts=$(od -An -tu1 -N8 "$TEST_TMP/db-ms.auth" | awk '{ printf "%04d-%02d-%02d %02d:%02d:%02d", $1 + 256 * $2, $3, $4, $5, $6, $7 }')
+sign-efi-sig-list -o -g $GUID -t "$ts" db "$TEST_TMP/db-ms.data" "$TEST_TMP/db-ms.bundle" >/dev/null
+tail -c +41 "$TEST_TMP/db-ms.auth" | head -c $((len - 24)) >"$TEST_TMP/db-ms.sd"
+wrap_content_info "$TEST_TMP/db-ms.sd" >"$TEST_TMP/db-ms.p7"
+check "the re-signed db update verifies with KEK.crt" openssl smime -verify -binary -inform DER -in "$TEST_TMP/db-ms.p7" \
+  -content "$TEST_TMP/db-ms.bundle" -CAfile "$K/KEK.crt" -purpose any -out /dev/null
+EV4=$TEST_TMP/efivars4
+mkdir -p "$EV4" "$TEST_TMP/ms-empty/KEK" "$TEST_TMP/ms-bad/KEK" "$TEST_TMP/ms-bad/db"
+printf '\x06\x00\x00\x00\x01' >"$EV4/SetupMode-$G"
+check_exit "--microsoft with an empty directory is refused" 2 "$LANTERN" keys enroll --efivars "$EV4" --microsoft "$TEST_TMP/ms-empty" "$K"
+echo "not a certificate" >"$TEST_TMP/ms-bad/KEK/x.crt"; cp "$MS/db/microsoft-1.der" "$TEST_TMP/ms-bad/db/"
+check_exit "--microsoft with a file that is no certificate is refused" 2 "$LANTERN" keys enroll --efivars "$EV4" --microsoft "$TEST_TMP/ms-bad" "$K"
+check_eq "and nothing was written" "$(ls "$EV4")" "SetupMode-$G"
 finish

@@ -22,6 +22,7 @@ LAB_OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd
 LAB_OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
 LAB_OVMF_CODE_SB=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd
 LAB_OVMF_VARS_SB=/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd
+LAB_OVMF_VARS_MS=/usr/share/OVMF/OVMF_VARS_4M.ms.fd
 # The kernel command line the lab uses unless a caller writes its own: serial console, and a panic powers the
 # guest off at once (QEMU runs with -no-reboot) instead of hanging until the timeout.
 LAB_CMDLINE_DEFAULT="console=ttyS0 panic=-1"
@@ -409,4 +410,41 @@ lab_osrel() {
 # as the UKI's .cmdline.
 lab_cmdline() {
         printf '%s' "${2:-$LAB_CMDLINE_DEFAULT}" >"$1"
+}
+
+# lab_microsoft_certs DIR: extracts Microsoft's Secure Boot certificates from the KEK and db variables of OVMF's
+# Microsoft-enrolled variable store (OVMF_VARS_4M.ms.fd) into DIR/KEK/*.der and DIR/db/*.der (only certificates
+# whose subject names Microsoft), the layout `lantern keys enroll --microsoft DIR` reads.
+lab_microsoft_certs() {
+        local dir=$1
+        mkdir -p "$dir/KEK" "$dir/db" || return 1
+        python3 - "$LAB_OVMF_VARS_MS" "$dir" <<'PY' || { _lab_err "cannot extract Microsoft certificates"; return 1; }
+import struct, subprocess, sys
+store, out = open(sys.argv[1], "rb").read(), sys.argv[2]
+x509 = bytes.fromhex("a159c0a5e494a74a87b5ab155c2bf072")
+found = {"KEK": 0, "db": 0}
+i = 0
+while (i := store.find(b"\xaa\x55", i)) >= 0 and i + 60 <= len(store):
+    # EDK2 AUTHENTICATED_VARIABLE_HEADER: StartId, State, Reserved, Attributes, MonotonicCount, TimeStamp,
+    # PubKeyIndex, NameSize, DataSize, VendorGuid (60 bytes), then the name and the data.
+    state = store[i + 2]
+    nsize, dsize = struct.unpack_from("<II", store, i + 36)
+    name = store[i + 60:i + 60 + nsize].decode("utf-16le", "replace").rstrip("\0")
+    if state == 0x3F and name in found and 0 < dsize < 65536:
+        data = store[i + 60 + nsize:i + 60 + nsize + dsize]
+        p = 0
+        while p + 28 <= len(data):
+            lsize, hsize, ssize = struct.unpack_from("<III", data, p + 16)
+            if data[p:p + 16] == x509:
+                for e in range(p + 28 + hsize, p + lsize, ssize):
+                    der = data[e + 16:e + ssize]
+                    subj = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-subject"], input=der,
+                                          capture_output=True).stdout.decode()
+                    if "Microsoft" in subj:
+                        found[name] += 1
+                        open(f"{out}/{name}/microsoft-{found[name]}.der", "wb").write(der)
+            p += lsize
+    i += 2
+sys.exit(0 if found["KEK"] and found["db"] else 1)
+PY
 }
