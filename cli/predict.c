@@ -40,6 +40,10 @@ typedef struct args {
         uint32_t pcrs;          /* PCRs printed */
         uint32_t policy_pcrs;   /* PCRs of the PolicyPCR digests, 0 for none */
         const measure_alg *policy_bank;
+        char *cache_dir;        /* --cache, else the default; NULL with --no-cache */
+        bool no_cache;
+        unsigned threads;       /* 0: one per CPU */
+        bool verbose;
 } args;
 
 /* What the whole run shares: the firmware part, the ESP's stubs and boot manager. */
@@ -87,6 +91,12 @@ static void help(FILE *f) {
                 "  --policy-bank B  bank of the policy PCRs (default sha256)\n"
                 "  --bank B       banks, comma-separated or repeated (default sha256)\n"
                 "  --json         JSON output\n"
+                "  --cache DIR    digest cache directory (default $XDG_CACHE_HOME/lantern, else ~/.cache/lantern):\n"
+                "                 files hashed by an earlier run (same device, inode, size, mtime, ctime and path)\n"
+                "                 are not read again\n"
+                "  --no-cache     neither read nor write the digest cache\n"
+                "  --threads N    hash up to N files at once (default: one thread per CPU)\n"
+                "  --verbose      say on stderr how many files were read and how many came from the cache\n"
                 "  BOOTSPEC       a boot.json file on this machine to predict (paths in it resolve under --root)\n\n"
                 "Generations with initrdSecrets are listed as not predictable unless their stub is on --esp:\n"
                 "their initrd is changed at install time.\n");
@@ -97,6 +107,7 @@ static void args_done(args *a) {
         free(a->files);
         free(a->root);
         free(a->esp);
+        free(a->cache_dir);
 }
 
 /* Makes a path absolute against the working directory (only without --root). */
@@ -122,6 +133,10 @@ static int parse_argv(int argc, char **argv, args *a) {
                 { "pcrs", required_argument, NULL, 'P' },
                 { "policy-pcrs", required_argument, NULL, 'O' },
                 { "policy-bank", required_argument, NULL, 'B' },
+                { "cache", required_argument, NULL, 'C' },
+                { "no-cache", no_argument, NULL, 'N' },
+                { "threads", required_argument, NULL, 'T' },
+                { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -202,6 +217,29 @@ static int parse_argv(int argc, char **argv, args *a) {
                                 cli_error("--policy-bank %s: unknown bank", optarg);
                                 return -EINVAL;
                         }
+                        break;
+                case 'C':
+                        free(a->cache_dir);
+                        a->cache_dir = absolute(optarg);
+                        if (!a->cache_dir)
+                                return -ENOMEM;
+                        break;
+                case 'N':
+                        a->no_cache = true;
+                        break;
+                case 'T': {
+                        char *end;
+                        errno = 0;
+                        unsigned long t = strtoul(optarg, &end, 10);
+                        if (errno || end == optarg || *end || t == 0 || t > PREDICT_MAX_THREADS) {
+                                cli_error("--threads %s: a number from 1 to %d", optarg, PREDICT_MAX_THREADS);
+                                return -EINVAL;
+                        }
+                        a->threads = (unsigned) t;
+                        break;
+                }
+                case 'v':
+                        a->verbose = true;
                         break;
                 case 'h':
                         help(stdout);
@@ -669,6 +707,92 @@ oom:
         return -ENOMEM;
 }
 
+/* The on-disk digest cache, unless --no-cache. A cache that cannot be opened is not an error: every file is
+ * then read. */
+static predict_digest_cache *disk_cache_open(args *a) {
+        predict_digest_cache *disk = NULL;
+        int r;
+        if (a->no_cache)
+                return NULL;
+        if (!a->cache_dir) {
+                r = predict_digest_cache_default_dir(&a->cache_dir);
+                if (r < 0)
+                        return NULL;
+        }
+        r = predict_digest_cache_open(a->cache_dir, &disk);
+        if (r < 0) {
+                fprintf(stderr, "lantern: digest cache %s: %s, ignoring\n", a->cache_dir, strerror(-r));
+                return NULL;
+        }
+        return disk;
+}
+
+typedef struct progress_bar {
+        bool enabled, shown;
+} progress_bar;
+
+/* A progress bar on stderr, only when it is a terminal and once the hashing has taken a second. */
+static void progress_show(uint64_t done, uint64_t total, uint64_t elapsed_ns, void *userdata) {
+        progress_bar *bar = userdata;
+        char cells[31];
+        if (!bar->enabled)
+                return;
+        if (done >= total) {
+                if (bar->shown)
+                        fputs("\r\033[K", stderr);
+                bar->shown = false;
+                return;
+        }
+        if (elapsed_ns < UINT64_C(1000000000))
+                return;
+        size_t fill = (size_t) (done * 30 / (total ? total : 1));
+        memset(cells, '#', fill);
+        memset(cells + fill, '.', 30 - fill);
+        cells[30] = 0;
+        fprintf(stderr, "\rlantern: hashing [%s] %3u%% %ju/%ju MiB", cells, (unsigned) (done * 100 / total),
+                (uintmax_t) (done >> 20), (uintmax_t) (total >> 20));
+        fflush(stderr);
+        bar->shown = true;
+}
+
+/* Reads every file the entries measure at once, on several threads, before the entries are computed in order. */
+static int prefetch(const args *a, predict_file_cache *cache, const predict_generation *gens, size_t n_gens) {
+        char **paths = NULL;
+        size_t n = 0, allocated = 0;
+        progress_bar bar = { .enabled = isatty(STDERR_FILENO) };
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        unsigned threads = a->threads ? a->threads : cpus > 0 ? (unsigned) (cpus < 16 ? cpus : 16) : 1;
+        int r = 0;
+
+        for (size_t i = 0; i < n_gens && r >= 0; i++) {
+                const predict_bootspec *b = gens[i].bootspec;
+                for (size_t s = 0; s <= b->n_specialisations && r >= 0; s++) {
+                        const predict_bootspec_v1 *v = s == 0 ? &b->v1 : &b->specialisations[s - 1].v1;
+                        if (n + 2 > allocated) {
+                                size_t na = allocated ? allocated * 2 : 64;
+                                char **np = realloc(paths, na * sizeof(*np));
+                                if (!np) {
+                                        r = -ENOMEM;
+                                        break;
+                                }
+                                paths = np;
+                                allocated = na;
+                        }
+                        size_t k = 0;
+                        r = predict_entry_files(a->root, v, paths + n, &k);
+                        n += r >= 0 ? k : 0;
+                }
+        }
+        if (r >= 0)
+                r = predict_file_cache_prefetch(cache, paths, n, threads, progress_show, &bar);
+        for (size_t i = 0; i < n; i++)
+                free(paths[i]);
+        free(paths);
+        if (r < 0)
+                cli_error("cannot hash the generations' files: %s", strerror(-r));
+        return r;
+}
+
 /* Reads --eventlog and --esp. */
 static int context_load(const args *a, context *ctx) {
         predict_error err = {};
@@ -715,6 +839,7 @@ int predict_main(int argc, char **argv) {
         predict_generation *gens = NULL;
         size_t n_gens = 0, n_res = 0;
         predict_file_cache *cache = NULL;
+        predict_digest_cache *disk = NULL;
         result *res = NULL;
         context ctx = {};
         int r, status = LANTERN_EXIT_INPUT;
@@ -734,12 +859,25 @@ int predict_main(int argc, char **argv) {
                 cli_error("cannot set up hashing: %s", strerror(-r));
                 goto finish;
         }
+        disk = disk_cache_open(&a);
+        predict_file_cache_set_disk(cache, disk);
+        r = prefetch(&a, cache, gens, n_gens);
+        if (r < 0)
+                goto finish;
         r = context_load(&a, &ctx);
         if (r < 0)
                 goto finish;
         r = compute(&a, &ctx, cache, gens, n_gens, &res, &n_res);
         if (r < 0)
                 goto finish;
+        predict_file_stats stats;
+        predict_file_cache_stats(cache, &stats);
+        if (a.verbose)
+                fprintf(stderr, "lantern: digests: %zu files read (%ju bytes), %zu from the cache%s%s%s, %zu cached\n",
+                        stats.files_read, (uintmax_t) stats.bytes_read, stats.files_cached, disk ? " (" : "",
+                        disk ? a.cache_dir : "", disk ? ")" : "", stats.files_stored);
+        if (disk && stats.files_stored > 0)
+                (void) predict_digest_cache_prune(disk, PREDICT_DIGEST_CACHE_MAX_ENTRIES);
         if (a.json) {
                 r = print_json(&a, res, n_res);
                 if (r < 0) {
@@ -758,6 +896,7 @@ finish:
                 predict_entry_done(&res[i].entry);
         free(res);
         predict_file_cache_free(cache);
+        predict_digest_cache_free(disk);
         predict_generations_free(gens, n_gens);
         predict_esp_stubs_free(ctx.stubs, ctx.n_stubs);
         args_done(&a);

@@ -69,6 +69,26 @@ static int hash_file(const char *root, predict_file_cache *cache, const char *wh
         return 0;
 }
 
+int predict_entry_files(const char *root, const predict_bootspec_v1 *v, char *ret_paths[2], size_t *ret_n) {
+        const char *want[2] = { v->kernel, v->initrd_secrets ? NULL : v->initrd };
+        size_t n = 0;
+        for (size_t i = 0; i < 2; i++) {
+                char *resolved = NULL;
+                if (!want[i] || predict_host_chase(root, want[i], NULL, &resolved) < 0)
+                        continue;
+                ret_paths[n] = predict_host_path(root, resolved);
+                free(resolved);
+                if (!ret_paths[n]) {
+                        for (size_t k = 0; k < n; k++)
+                                free(ret_paths[k]);
+                        return -ENOMEM;
+                }
+                n++;
+        }
+        *ret_n = n;
+        return 0;
+}
+
 int predict_entry_compute(const char *root, predict_file_cache *cache, const measure_alg *const *banks,
                           size_t n_banks, const predict_bootspec_v1 *v, const char *specialisation,
                           unsigned long generation, predict_error *err, predict_entry *ret) {

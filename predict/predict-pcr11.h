@@ -40,3 +40,8 @@ int predict_entry_compute(const char *root, predict_file_cache *cache, const mea
                           size_t n_banks, const predict_bootspec_v1 *v, const char *specialisation,
                           unsigned long generation, predict_error *err, predict_entry *ret);
 void predict_entry_done(predict_entry *e);
+
+/* The host paths of the files predict_entry_compute() reads for v (the kernel, and the initrd unless the entry
+ * has initrdSecrets), for predict_file_cache_prefetch(). Paths that do not resolve are left out: compute
+ * reports them. *ret_n is 0 to 2; free the strings. */
+int predict_entry_files(const char *root, const predict_bootspec_v1 *v, char *ret_paths[2], size_t *ret_n);

@@ -9,7 +9,7 @@ PKGS=(
   libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev libpq-dev libcryptsetup-dev cryptsetup-bin
   swtpm swtpm-tools qemu-system-x86 ovmf gnu-efi systemd-boot-efi systemd
   pesign sbsigntool osslsigncode mtools dosfstools busybox-static cpio kmod zstd
-  binutils hyperfine efitools jq nix-bin
+  binutils hyperfine efitools jq nix-bin strace
 )
 missing=()
 for p in "${PKGS[@]}"; do
