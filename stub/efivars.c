@@ -25,6 +25,18 @@ void stub_efivar_set_string(const CHAR16 *name, const char *value) {
         stub_free(v);
 }
 
+void stub_efivar_set_u64_le(const CHAR16 *name, uint64_t value) {
+        EFI_GUID vendor = LOADER_VENDOR_GUID;
+        uint8_t le[sizeof(uint64_t)];
+        EFI_STATUS err;
+
+        for (size_t i = 0; i < sizeof(le); i++)
+                le[i] = (uint8_t) (value >> (8 * i));
+        err = RT->SetVariable((CHAR16 *) name, &vendor, VAR_ATTRIBUTES, sizeof(le), le);
+        if (err != EFI_SUCCESS)
+                log_error_status(err, L"Cannot set %s, ignoring", name);
+}
+
 static void guid_to_string(const uint8_t g[static 16], char ret[static 37]) {
         /* Mixed-endian: the first three fields are little-endian, the rest bytes in order. */
         static const uint8_t order[16] = { 3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15 };

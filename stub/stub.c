@@ -223,10 +223,15 @@ static EFI_STATUS measure_cmdline(boot *b) {
                                   &b->kernel_parameters_measured);
 }
 
+/* What this stub does of what systemd-stub can do: it reports the boot partition, and nothing else of the
+ * list. THREE_PCRS is not claimed: it promises PCR 13 for system extensions, which this stub never picks up. */
+#define STUB_FEATURES STUB_FEATURE_REPORT_BOOT_PARTITION
+
 /* Tells userspace (systemd-pcrphase, systemd-cryptenroll, lantern) which stub ran and what it measured. */
 static void export_variables(boot *b) {
         stub_efivar_set_device_part_uuid(stub_loaded_image->DeviceHandle);
         stub_efivar_set_string(L"StubInfo", stub_info);
+        stub_efivar_set_u64_le(L"StubFeatures", STUB_FEATURES);
         if (b->kernel_image_measured > 0)
                 stub_efivar_set_string(L"StubPcrKernelImage", "11");
         if (b->kernel_parameters_measured)

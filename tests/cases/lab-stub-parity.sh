@@ -30,7 +30,7 @@ cp "$(dirname "$K")/../lib/modules/$kver/kernel/fs/efivarfs/efivarfs.ko" "$R/efi
 cat >"$W/extra.sh" <<EOS
 insmod /efivarfs.ko
 mount -t efivarfs efivarfs /sys/firmware/efi/efivars
-for v in StubInfo StubPcrKernelImage StubPcrKernelParameters LoaderDevicePartUUID; do
+for v in StubInfo StubFeatures StubPcrKernelImage StubPcrKernelParameters LoaderDevicePartUUID; do
   f=/sys/firmware/efi/efivars/\$v-$VENDOR
   if [ -e "\$f" ]; then echo "LANTERN-VAR \$v \$(od -An -tx1 "\$f" | tr -d ' \n')"; else echo "LANTERN-VAR \$v none"; fi
 done
@@ -142,6 +142,18 @@ check_eq "LoaderDevicePartUUID from systemd-stub = the GPT partition UUID (syste
 check_eq "LoaderDevicePartUUID from the Lantern stub = the GPT partition UUID, in systemd-stub's encoding" \
   "$(var b LoaderDevicePartUUID)" "06000000$(utf16 "${uuid_b^^}")0000"
 check_eq "directory ESP (MBR, no partition GUID): no LoaderDevicePartUUID" "$(var c LoaderDevicePartUUID)" "none"
+# StubFeatures: systemd's u64, little-endian, BS|RT. systemd-stub 252 reports REPORT_BOOT_PARTITION (bit 0)
+# among others; Lantern reports only that one (it picks up no credentials or sysexts, so it cannot claim
+# THREE_PCRS, which promises PCR 13). So Lantern's value is systemd-stub's with every other bit cleared.
+sd_features=$(var a StubFeatures)
+echo "# StubFeatures (attributes, value) of systemd-stub 252: $sd_features, of the Lantern UKI: $(var b StubFeatures)"
+check "systemd-stub 252 sets StubFeatures: BS|RT, 8 bytes, REPORT_BOOT_PARTITION (bit 0) set" \
+  bash -c "[[ '$sd_features' =~ ^06000000[0-9a-f]{16}\$ ]] && (( 0x${sd_features:8:2} & 1 ))"
+only_bit0() { [ "${#1}" -eq 24 ] && printf '%s%02x%s' "${1:0:8}" $(( 0x${1:8:2} & 1 )) 00000000000000; }
+for x in b c; do
+  check_eq "StubFeatures of boot ($x) = systemd-stub's with only REPORT_BOOT_PARTITION kept" \
+    "$(var $x StubFeatures)" "$(only_bit0 "$sd_features")"
+done
 
 # (d) refused: no kernel ran, and the console says which file failed.
 check "flipped kernel byte: the guest never starts" bash -c "[ $rd -ne 0 ] && ! grep -q '^LANTERN-INIT' '$W/d/serial.log' && ! grep -q 'Linux version' '$W/d/serial.log'"
