@@ -16,6 +16,7 @@ static const cli_noun nouns[] = {
         { "keys", keys_main, "create and enroll Secure Boot keys (PK, KEK, db)" },
         { "install", install_main, "install NixOS generations onto the ESP as signed stubs with systemd-boot" },
         { "policy", policy_main, "sign PCR 11 policies in systemd-measure's format" },
+        { "luks", luks_main, "seal LUKS2 keys to (predicted) PCRs as systemd-tpm2 tokens, and unlock with them" },
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* LUKS2 volumes unlocked by the TPM, through libcryptsetup, in systemd-cryptenroll 252's format:
+ *
+ *   keyslot  a new keyslot whose passphrase is the base64 (RFC 4648, padded) of the 32 sealed bytes, with the
+ *            minimal PBKDF systemd uses for high-entropy keys (PBKDF2-SHA512, 1000 iterations, no benchmark);
+ *   token    a LUKS2 token of type "systemd-tpm2" with, in this order: type, keyslots ["N"], tpm2-blob
+ *            (base64), tpm2-pcrs (array), tpm2-pcr-bank, tpm2-primary-alg ("ecc"/"rsa"), tpm2-policy-hash
+ *            (lowercase hex), tpm2-pin (bool), and for signed policies tpm2_pubkey_pcrs and tpm2_pubkey (base64
+ *            of the PEM file).
+ *
+ * So systemd-cryptsetup opens what `lantern luks enroll` writes and Lantern opens what systemd-cryptenroll
+ * writes. Nothing is printed: errors are negative errnos with a message in errbuf naming the file and, for
+ * token JSON, the token. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "digest.h"
+#include "seal.h"
+#include "tpm.h"
+
+#define ATTEST_LUKS_TOKEN_TYPE "systemd-tpm2"
+#define ATTEST_LUKS_MAX_TOKENS 32   /* LUKS2_TOKENS_MAX */
+#define ATTEST_LUKS_TOKEN_JSON_MAX (64u << 10)
+/* Passphrases read from the user or a key file. */
+#define ATTEST_LUKS_PASSPHRASE_MAX (8u << 10)
+
+typedef struct attest_luks_token {
+        int id;                         /* the token's number in the header, -1 when not stored */
+        int keyslot;
+        uint8_t *blob;                  /* malloc'd */
+        size_t blob_size;
+        uint32_t pcr_mask;
+        const measure_alg *bank;        /* NULL when the token names none (systemd < 250: pick automatically) */
+        uint16_t primary_alg;           /* ATTEST_PRIMARY_ECC (also when absent) or ATTEST_PRIMARY_RSA */
+        uint8_t policy_hash[MEASURE_DIGEST_MAX];
+        size_t policy_hash_size;
+        bool pin;
+        char *pubkey_pem;               /* malloc'd, NUL-terminated, or NULL */
+        size_t pubkey_pem_size;
+        uint32_t pubkey_pcr_mask;
+        bool salted_pin;                /* tpm2_salt (systemd 253+): PIN derivation Lantern does not do */
+} attest_luks_token;
+
+void attest_luks_token_done(attest_luks_token *t);
+
+/* The token as JSON text in systemd-cryptenroll 252's field order. *ret is malloc'd. */
+int attest_luks_token_to_json(const attest_luks_token *t, char **ret);
+/* Parses a systemd-tpm2 token (the fields systemd 252 reads; unknown fields are ignored as systemd does). */
+int attest_luks_token_from_json(const char *json, attest_luks_token *ret, char *errbuf, size_t errlen);
+
+/* systemd's passphrase for a sealed secret: base64 of the bytes. *ret is malloc'd (wipe it). */
+int attest_luks_passphrase(const uint8_t *secret, size_t size, char **ret);
+
+typedef struct attest_luks attest_luks;
+
+/* Loads the LUKS2 header of a device or image file; -EINVAL when it holds no LUKS2 header. */
+int attest_luks_open(const char *path, attest_luks **ret, char *errbuf, size_t errlen);
+attest_luks *attest_luks_free(attest_luks *l);
+
+/* Token id's type and JSON (owned by l, valid until the next call), or -ENOENT when the slot is free. */
+int attest_luks_token_get(attest_luks *l, int id, const char **ret_type, const char **ret_json);
+
+/* Token id parsed as a systemd-tpm2 token. -ENOENT when free, -EMEDIUMTYPE when of another type. */
+int attest_luks_token_load(attest_luks *l, int id, attest_luks_token *ret, char *errbuf, size_t errlen);
+
+/* Finds a systemd-tpm2 token sealed to this policy digest: its id, or -ENOENT. */
+int attest_luks_find_policy(attest_luks *l, const uint8_t *policy_hash, size_t size);
+
+/* Enrolls: unlocks the volume key with passphrase, adds a keyslot for new_passphrase and the token t (its
+ * keyslot field is set to the new slot). On failure nothing stays behind (the slot is removed again).
+ * Returns the token id. */
+int attest_luks_enroll(attest_luks *l, const char *passphrase, size_t passphrase_size, const char *new_passphrase,
+                       attest_luks_token *t, char *errbuf, size_t errlen);
+
+/* Unseals the token's secret (PIN and .pcrsig JSON as the token needs them) and returns systemd's
+ * passphrase for it. Errors as attest_unseal(). */
+int attest_luks_token_unseal(attest_tpm *tpm, const attest_luks_token *t, const char *pin,
+                             const char *signature_json, char **ret_passphrase, char *errbuf, size_t errlen);
+
+/* Activates the volume as name through keyslot with the passphrase; with name NULL only checks that the
+ * passphrase opens the keyslot (no device mapper needed). -EPERM when it does not. */
+int attest_luks_activate(attest_luks *l, const char *name, int keyslot, const char *passphrase, size_t size,
+                         char *errbuf, size_t errlen);
