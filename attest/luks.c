@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct attest_luks {
         struct crypt_device *cd;
@@ -317,6 +318,13 @@ int attest_luks_open(const char *path, attest_luks **ret, char *errbuf, size_t e
         if (!l || !(l->path = strdup(path))) {
                 free(l);
                 return -ENOMEM;
+        }
+        struct stat st;
+        if (stat(path, &st) < 0) {
+                r = -errno;
+                set_error(errbuf, errlen, "%s: cannot open: %s", path, strerror(-r));
+                attest_luks_free(l);
+                return r;
         }
         r = crypt_init(&l->cd, path);
         if (r < 0) {

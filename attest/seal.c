@@ -42,6 +42,22 @@ static TSS2_RC rc_base(TSS2_RC rc) {
         return (rc & TPM2_RC_FMT1) ? (rc & (0x3f | TPM2_RC_FMT1)) : rc;
 }
 
+/* A failed command in a session bound to the sealed object: a wrong PIN shows up as an HMAC failure of
+ * whichever command uses the session first. */
+static int session_error(char *errbuf, size_t errlen, const char *call, TSS2_RC rc) {
+        char what[128];
+        TSS2_RC base = rc_base(rc);
+        if (base == TPM2_RC_AUTH_FAIL || base == TPM2_RC_BAD_AUTH) {
+                snprintf(what, sizeof(what), "wrong PIN: %s", call);
+                return tss_error(errbuf, errlen, what, rc, -EACCES);
+        }
+        if (base == TPM2_RC_LOCKOUT) {
+                snprintf(what, sizeof(what), "the TPM is in dictionary attack lockout: %s", call);
+                return tss_error(errbuf, errlen, what, rc, -ENOLCK);
+        }
+        return tss_error(errbuf, errlen, call, rc, -EIO);
+}
+
 static void flush(ESYS_CONTEXT *c, ESYS_TR *h) {
         if (*h != ESYS_TR_NONE)
                 (void) Esys_FlushContext(c, *h);
@@ -427,7 +443,7 @@ static int policy_session(ESYS_CONTEXT *c, const attest_seal_policy *p, const me
         rc = Esys_StartAuthSession(c, primary, ESYS_TR_NONE, parent_session, ESYS_TR_NONE, ESYS_TR_NONE, NULL, type,
                                    &session_symmetric, TPM2_ALG_SHA256, &session);
         if (rc != TSS2_RC_SUCCESS)
-                return tss_error(errbuf, errlen, "Esys_StartAuthSession(policy)", rc, -EIO);
+                return session_error(errbuf, errlen, "Esys_StartAuthSession(policy)", rc);
 
         if (p->pubkey_pcr_mask != 0) {
                 TPM2B_PUBLIC pub;
@@ -868,13 +884,8 @@ int attest_unseal(attest_tpm *tpm, const attest_seal_policy *p, uint16_t primary
                 TSS2_RC base = rc_base(rc);
                 if (base == TPM2_RC_POLICY_FAIL || base == TPM2_RC_PCR_CHANGED || base == TPM2_RC_VALUE)
                         r = tss_error(errbuf, errlen, "Esys_Unseal: the TPM refused the policy", rc, -EPERM);
-                else if (base == TPM2_RC_AUTH_FAIL || base == TPM2_RC_BAD_AUTH)
-                        r = tss_error(errbuf, errlen, "Esys_Unseal: wrong PIN", rc, -EACCES);
-                else if (base == TPM2_RC_LOCKOUT)
-                        r = tss_error(errbuf, errlen, "Esys_Unseal: the TPM is in dictionary attack lockout", rc,
-                                      -ENOLCK);
                 else
-                        r = tss_error(errbuf, errlen, "Esys_Unseal", rc, -EIO);
+                        r = session_error(errbuf, errlen, "Esys_Unseal", rc);
                 goto finish;
         }
         uint8_t *secret = malloc(unsealed->size ? unsealed->size : 1);

@@ -419,7 +419,6 @@ static int enroll(luks_args *a) {
                                newpass, &token, err, sizeof(err));
         if (r < 0) {
                 cli_error("%s", err);
-                rc = r == -EPERM ? LANTERN_EXIT_MISMATCH : LANTERN_EXIT_INPUT;
                 goto finish;
         }
         if (a->json) {
