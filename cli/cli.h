@@ -32,6 +32,7 @@ int predict_main(int argc, char **argv);
 int keys_main(int argc, char **argv);
 int install_main(int argc, char **argv);
 int policy_main(int argc, char **argv);
+int attest_main(int argc, char **argv);
 int luks_main(int argc, char **argv);
 
 /* Reads a whole regular file into memory, refusing files larger than max bytes. Prints the error

@@ -15,6 +15,7 @@ static const cli_noun nouns[] = {
         { "predict", predict_main, "predict each NixOS generation's PCR 11 from its bootspec" },
         { "keys", keys_main, "create and enroll Secure Boot keys (PK, KEK, db)" },
         { "install", install_main, "install NixOS generations onto the ESP as signed stubs with systemd-boot" },
+        { "attest", attest_main, "attest this machine to lanternd; TPM2 quotes in tpm2-tools' formats" },
         { "policy", policy_main, "sign PCR 11 policies in systemd-measure's format" },
         { "luks", luks_main, "seal LUKS2 keys to (predicted) PCRs as systemd-tpm2 tokens, and unlock with them" },
 };
