@@ -16,6 +16,7 @@
 
 #include "ak.h"
 #include "digest.h"
+#include "eventlog.h"
 #include "quote.h"
 #include "verifier-credential.h"
 #include "verifier-golden.h"
@@ -338,6 +339,25 @@ static void refuse(verifier_response *ret, const char *machine, const char *fmt,
         ret->body = verdict(machine, false, msg);
 }
 
+/* A malformed log is bad input (400) and does not spend the nonce. */
+static int check_eventlog(const uint8_t *data, size_t size, char *err, size_t errlen) {
+        measure_eventlog log;
+        measure_eventlog_error e = {};
+        measure_eventlog_iter it;
+        measure_event ev;
+        int r;
+
+        r = measure_eventlog_open(data, size, &log, &e);
+        if (r >= 0) {
+                measure_eventlog_iter_init(&it, &log);
+                while ((r = measure_eventlog_next(&it, &ev, &e)) > 0)
+                        ;
+        }
+        if (r < 0)
+                snprintf(err, errlen, "event log: event %zu at offset %zu: %s", e.index, e.offset, e.message);
+        return r < 0 ? -EBADMSG : 0;
+}
+
 void verifier_attest(verifier_service *svc, const char *body, size_t size, verifier_response *ret) {
         verifier_attest_request *req;
         verifier_machine m = {};
@@ -355,7 +375,12 @@ void verifier_attest(verifier_service *svc, const char *body, size_t size, verif
                 free(req);
                 return verifier_error(ret, 400, "attest: %s", err);
         }
-        /* The nonce is spent by any attempt, good or bad. */
+        r = check_eventlog(req->eventlog, req->eventlog_size, err, sizeof(err));
+        if (r < 0) {
+                verifier_error(ret, 400, "attest: $.eventlog: %s", err);
+                goto finish;
+        }
+        /* The nonce is spent by any attempt that gets this far, good or bad. */
         if (verifier_store_nonce_take(svc->store, req->nonce, req->nonce_size, now_sec()) < 0) {
                 refuse(ret, req->machine, "nonce unknown, already used or expired");
                 goto finish;
