@@ -21,6 +21,10 @@ check_exit() {
   "$@" >/dev/null 2>&1; rc=$?
   if [ "$rc" -eq "$want" ]; then ok "$n"; else not_ok "$n (exit $rc, want $want)"; fi
 }
+# need_files FILE...: fails the test ("needs FILE") and stops unless every FILE is a regular file.
+need_files() { local f; for f; do [ -f "$f" ] || { not_ok "needs $f"; finish; }; done; }
+# need_tools TOOL...: fails the test ("needs TOOL") and stops unless every TOOL is a command.
+need_tools() { local t; for t; do command -v "$t" >/dev/null || { not_ok "needs $t"; finish; }; done; }
 # A scratch directory removed at exit.
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/lantern-test.XXXXXX")
 if [ -n "${LANTERN_KEEP_TMP:-}" ]; then echo "# keeping $TEST_TMP"; else trap 'rm -rf "$TEST_TMP"' EXIT; fi

@@ -3,34 +3,16 @@
 # sbsign/sbverify, on real PEs: systemd-boot, the systemd stub, the signed Debian kernel, and a UKI built with
 # objcopy, unsigned and signed. lantern pe sections against objdump.
 . "$(dirname "$0")/../lib.sh"
+. "$LANTERN_TOP/tests/lab/lab.sh"
 
 BOOT=/usr/lib/systemd/boot/efi/systemd-bootx64.efi
 STUB=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
 KEY=/usr/share/ovmf/PkKek-1-snakeoil.key
 CERT=/usr/share/ovmf/PkKek-1-snakeoil.pem
-for f in "$BOOT" "$STUB" "$KEY" "$CERT"; do
-  [ -e "$f" ] || { not_ok "needs $f"; finish; }
-done
-for t in pesign sbsign sbverify osslsigncode objcopy objdump jq openssl; do
-  command -v $t >/dev/null || { not_ok "needs $t"; finish; }
-done
-kdir=$(bash "$LANTERN_TOP/tests/lab/fetch-kernel.sh") || { not_ok "fetch the Debian kernel"; finish; }
-K=$(ls "$kdir"/boot/vmlinuz-* | head -1)
+need_files "$BOOT" "$STUB" "$KEY" "$CERT"
+need_tools pesign sbsign sbverify osslsigncode objcopy objdump jq openssl
+K=$(lab_kernel) || { not_ok "fetch the Debian kernel"; finish; }
 
-build_uki() { # OUT STUB NAME=FILE...: sections page aligned above the stub's last one
-  local out=$1 stub=$2 end=0 idx name size vma rest e a spec args=()
-  shift 2
-  while read -r idx name size vma rest; do
-    [[ $idx =~ ^[0-9]+$ ]] || continue
-    e=$((0x$vma + 0x$size)); ((e > end)) && end=$e
-  done < <(objdump -h -w "$stub")
-  a=$(((end + 0xfff) & ~0xfff))
-  for spec in "$@"; do
-    args+=(--add-section "$spec" --change-section-vma "${spec%%=*}=$(printf 0x%x $a)")
-    a=$(((a + $(stat -c %s "${spec#*=}") + 0xfff) & ~0xfff))
-  done
-  objcopy "${args[@]}" "$stub" "$out"
-}
 pesign_hash() { # FILE [DIGEST]
   pesign -h ${2:+-d $2} -i "$1" 2>/dev/null | sed -n 's/^hash: //p'
 }
@@ -47,7 +29,7 @@ openssl pkey -passin pass:snakeoil -in "$KEY" -out sb.key
 printf 'NAME="Lantern"\nID=lantern\n' >osrel
 printf 'console=ttyS0' >cmdline
 head -c 100001 /dev/urandom >initrd
-build_uki uki.efi "$STUB" .osrel=osrel .cmdline=cmdline .initrd=initrd .linux="$K"
+lab_uki_sections uki.efi "$STUB" .osrel=osrel .cmdline=cmdline .initrd=initrd .linux="$K"
 sbsign --key sb.key --cert "$CERT" --output uki-signed.efi uki.efi 2>/dev/null
 # Without the COFF symbol table objcopy keeps from the stub, the file ends on FileAlignment, so sbsign adds no
 # padding before the certificate table.

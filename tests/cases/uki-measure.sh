@@ -3,6 +3,7 @@
 # systemd-stub, the Debian kernel, an initrd, a command line and os-release, in all four banks; the same UKI
 # signed with sbsign, with its sections in another PE order, and with sections the 252 stub ignores.
 . "$(dirname "$0")/../lib.sh"
+. "$LANTERN_TOP/tests/lab/lab.sh"
 
 SM=/usr/lib/systemd/systemd-measure
 STUB=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
@@ -10,31 +11,10 @@ KEY=/usr/share/ovmf/PkKek-1-snakeoil.key
 CERT=/usr/share/ovmf/PkKek-1-snakeoil.pem
 BANKS="sha1 sha256 sha384 sha512"
 
-for f in "$SM" "$STUB" "$KEY" "$CERT"; do
-  [ -e "$f" ] || { not_ok "needs $f"; finish; }
-done
-for t in objcopy objdump sbsign jq openssl; do
-  command -v $t >/dev/null || { not_ok "needs $t"; finish; }
-done
-kdir=$(bash "$LANTERN_TOP/tests/lab/fetch-kernel.sh") || { not_ok "fetch the Debian kernel"; finish; }
-K=$(ls "$kdir"/boot/vmlinuz-* | head -1)
+need_files "$SM" "$STUB" "$KEY" "$CERT"
+need_tools objcopy objdump sbsign jq openssl
+K=$(lab_kernel) || { not_ok "fetch the Debian kernel"; finish; }
 
-# build_uki OUT STUB NAME=FILE...: adds the sections in the given PE order, each page aligned above the
-# stub's last section (shared/notes/boot-lab.md).
-build_uki() {
-  local out=$1 stub=$2 end=0 idx name size vma rest e a spec args=()
-  shift 2
-  while read -r idx name size vma rest; do
-    [[ $idx =~ ^[0-9]+$ ]] || continue
-    e=$((0x$vma + 0x$size)); ((e > end)) && end=$e
-  done < <(objdump -h -w "$stub")
-  a=$(((end + 0xfff) & ~0xfff))
-  for spec in "$@"; do
-    args+=(--add-section "$spec" --change-section-vma "${spec%%=*}=$(printf 0x%x $a)")
-    a=$(((a + $(stat -c %s "${spec#*=}") + 0xfff) & ~0xfff))
-  done
-  objcopy "${args[@]}" "$stub" "$out"
-}
 
 cd "$TEST_TMP"
 printf 'NAME="Lantern"\nID=lantern\nVERSION_ID=1\n' >osrel
@@ -54,7 +34,7 @@ sm_values() { # INPUTS... -> "<bank> 11 <hex>" lines in BANKS order
   done
 }
 
-build_uki uki.efi "$STUB" .osrel=osrel .cmdline=cmdline .initrd=initrd .linux="$K"
+lab_uki_sections uki.efi "$STUB" .osrel=osrel .cmdline=cmdline .initrd=initrd .linux="$K"
 want=$(sm_values --linux="$K" --initrd=initrd --cmdline=cmdline --osrel=osrel)
 check_eq "oracle printed four banks" "$(echo "$want" | wc -l)" 4
 got=$("$LANTERN" uki measure uki.efi 2>stderr)
@@ -88,11 +68,11 @@ check "sbverify accepts the signed UKI" sbverify --cert "$CERT" signed.efi
 check_eq "signed UKI: same PCR 11" "$("$LANTERN" uki measure signed.efi)" "$want"
 
 # The stub measures in its own order, not the PE table's.
-build_uki rev.efi "$STUB" .linux="$K" .initrd=initrd .cmdline=cmdline .osrel=osrel
+lab_uki_sections rev.efi "$STUB" .linux="$K" .initrd=initrd .cmdline=cmdline .osrel=osrel
 check_eq "sections in reverse PE order: same PCR 11" "$("$LANTERN" uki measure rev.efi)" "$want"
 
 # Every section the 252 stub measures, plus .pcrsig (never measured) and .uname (not known to 252).
-build_uki all.efi "$STUB" .pcrsig=pcrsig .uname=uname .pcrpkey=pcrpkey .splash=splash .dtb=dtb .initrd=initrd \
+lab_uki_sections all.efi "$STUB" .pcrsig=pcrsig .uname=uname .pcrpkey=pcrpkey .splash=splash .dtb=dtb .initrd=initrd \
   .cmdline=cmdline .osrel=osrel .linux="$K"
 want_all=$(sm_values --linux="$K" --initrd=initrd --cmdline=cmdline --osrel=osrel --splash=splash --dtb=dtb \
   --pcrpkey=pcrpkey)
@@ -101,13 +81,13 @@ check_eq "all sections: plan" "$("$LANTERN" uki measure --json all.efi | jq -r '
   ".linux,.osrel,.cmdline,.initrd,.splash,.dtb,.pcrpkey"
 
 # No initrd: absent sections are skipped.
-build_uki noinitrd.efi "$STUB" .cmdline=cmdline .osrel=osrel .linux="$K"
+lab_uki_sections noinitrd.efi "$STUB" .cmdline=cmdline .osrel=osrel .linux="$K"
 check_eq "UKI without .initrd" "$("$LANTERN" uki measure noinitrd.efi)" \
   "$(sm_values --linux="$K" --cmdline=cmdline --osrel=osrel)"
 
 # An empty section is skipped too (systemd-measure skips empty inputs, "the stub does so too").
 : >empty
-build_uki emptysec.efi "$STUB" .cmdline=empty .osrel=osrel .linux="$K"
+lab_uki_sections emptysec.efi "$STUB" .cmdline=empty .osrel=osrel .linux="$K"
 check_eq "empty .cmdline is skipped" "$("$LANTERN" uki measure emptysec.efi)" \
   "$(sm_values --linux="$K" --cmdline=empty --osrel=osrel)"
 check_eq "empty .cmdline: oracle skips it too" "$(sm_values --linux="$K" --cmdline=empty --osrel=osrel)" \

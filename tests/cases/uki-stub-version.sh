@@ -5,45 +5,14 @@
 # (252 rules, with a notice), and one older than 252 (refused). Oracles: systemd-measure 252 and a fold done
 # in the shell with sha256sum and xxd over sections cut out with objdump's offsets.
 . "$(dirname "$0")/../lib.sh"
+. "$LANTERN_TOP/tests/lab/lab.sh"
 
 SM=/usr/lib/systemd/systemd-measure
 STUB=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
-for f in "$SM" "$STUB"; do
-  [ -e "$f" ] || { not_ok "needs $f"; finish; }
-done
-for t in objcopy objdump xxd sha1sum sha256sum od dd pesign; do
-  command -v $t >/dev/null || { not_ok "needs $t"; finish; }
-done
-kdir=$(bash "$LANTERN_TOP/tests/lab/fetch-kernel.sh") || { not_ok "fetch the Debian kernel"; finish; }
-K=$(ls "$kdir"/boot/vmlinuz-* | head -1)
+need_files "$SM" "$STUB"
+need_tools objcopy objdump xxd sha1sum sha256sum od dd pesign
+K=$(lab_kernel) || { not_ok "fetch the Debian kernel"; finish; }
 
-build_uki() { # OUT STUB NAME=FILE...: sections page aligned above the stub's last one
-  local out=$1 stub=$2 end=0 idx name size vma rest e a spec args=()
-  shift 2
-  while read -r idx name size vma rest; do
-    [[ $idx =~ ^[0-9]+$ ]] || continue
-    e=$((0x$vma + 0x$size)); ((e > end)) && end=$e
-  done < <(objdump -h -w "$stub")
-  a=$(((end + 0xfff) & ~0xfff))
-  for spec in "$@"; do
-    args+=(--add-section "$spec" --change-section-vma "${spec%%=*}=$(printf 0x%x $a)")
-    a=$(((a + $(stat -c %s "${spec#*=}") + 0xfff) & ~0xfff))
-  done
-  objcopy "${args[@]}" "$stub" "$out"
-}
-# fold BANK NAME=FILE...: PCR 11 from zero after extend(H(NAME\0)), extend(H(FILE)) for each pair.
-fold() {
-  local bank=$1 spec pcr d n
-  shift
-  n=$(printf '' | "${bank}sum" | cut -d' ' -f1 | tr -d '\n' | wc -c)
-  pcr=$(printf "%0${n}d" 0)
-  for spec in "$@"; do
-    for d in "$(printf '%s\0' "${spec%%=*}" | "${bank}sum" | cut -d' ' -f1)" "$("${bank}sum" <"${spec#*=}" | cut -d' ' -f1)"; do
-      pcr=$({ printf '%s' "$pcr" | xxd -r -p; printf '%s' "$d" | xxd -r -p; } | "${bank}sum" | cut -d' ' -f1)
-    done
-  done
-  echo "$pcr"
-}
 
 cd "$TEST_TMP"
 printf 'NAME="Lantern"\nID=lantern\n' >osrel
@@ -64,12 +33,12 @@ check "the Debian stub carries an .sbat section" test -s sbat
 stub_with() {
   printf '%s\0' "$2" >"$1.sdmagic"
   objcopy --remove-section .sdmagic "$STUB" "$1.tmp"
-  build_uki "$1" "$1.tmp" .sdmagic="$1.sdmagic"
+  lab_uki_sections "$1" "$1.tmp" .sdmagic="$1.sdmagic"
 }
 SECTIONS=(.osrel=osrel .cmdline=cmdline .initrd=initrd .ucode=ucode .uname=uname .linux=kernel .linuxh=linuxh)
 
 # 252 as shipped: ".linuxh" matches ".linux" by prefix and, later in the table, wins; no .ucode/.uname/.sbat.
-build_uki u252.efi "$STUB" "${SECTIONS[@]}"
+lab_uki_sections u252.efi "$STUB" "${SECTIONS[@]}"
 check_eq "systemd-stub 252: prefix match, last wins (equals systemd-measure --linux=<.linuxh>)" \
   "$(measure u252.efi 2>stderr)" "$(sm --linux=linuxh --osrel=osrel --cmdline=cmdline --initrd=initrd)"
 check_eq "systemd-stub 252: no notice" "$(cat stderr)" ""
@@ -79,45 +48,45 @@ check_eq "systemd-stub 252: stub in JSON" \
 
 # No .sdmagic: 252 rules, and a notice saying so.
 objcopy --remove-section .sdmagic "$STUB" nomagic.stub
-build_uki none.efi nomagic.stub "${SECTIONS[@]}"
+lab_uki_sections none.efi nomagic.stub "${SECTIONS[@]}"
 check_eq "no .sdmagic: 252 rules" "$(measure none.efi 2>stderr)" \
   "$(sm --linux=linuxh --osrel=osrel --cmdline=cmdline --initrd=initrd)"
 check "no .sdmagic: notice on stderr" grep -q "none.efi: no stub version found.*assuming systemd-stub 252" stderr
 
 # Something else in .sdmagic (systemd-boot's): 252 rules, and the notice names it.
 stub_with boot.stub "#### LoaderInfo: systemd-boot 252 ####"
-build_uki boot.efi boot.stub "${SECTIONS[@]}"
+lab_uki_sections boot.efi boot.stub "${SECTIONS[@]}"
 check_eq "unknown .sdmagic: 252 rules" "$(measure boot.efi 2>stderr)" \
   "$(sm --linux=linuxh --osrel=osrel --cmdline=cmdline --initrd=initrd)"
 check "unknown .sdmagic: notice names it" grep -q "names no known stub ('systemd-boot 252')" stderr
 
 # 254: .uname and the stub's own .sbat are measured, after .dtb; names still by prefix.
 stub_with s254.stub "#### LoaderInfo: systemd-stub 254.5 ####"
-build_uki u254.efi s254.stub "${SECTIONS[@]}"
+lab_uki_sections u254.efi s254.stub "${SECTIONS[@]}"
 check_eq "systemd-stub 254: adds .uname and .sbat" "$(measure u254.efi)" \
-  "sha256 11 $(fold sha256 .linux=linuxh .osrel=osrel .cmdline=cmdline .initrd=initrd .uname=uname .sbat=sbat)"
+  "sha256 11 $(lab_fold_pcr11 sha256 .linux=linuxh .osrel=osrel .cmdline=cmdline .initrd=initrd .uname=uname .sbat=sbat)"
 
 # 257: exact names, first wins; .ucode (256+) between .initrd and .splash.
 stub_with s257.stub "#### LoaderInfo: systemd-stub 257.2 ####"
-build_uki u257.efi s257.stub "${SECTIONS[@]}"
+lab_uki_sections u257.efi s257.stub "${SECTIONS[@]}"
 check_eq "systemd-stub 257: exact match, adds .ucode" "$(measure u257.efi)" \
-  "sha256 11 $(fold sha256 .linux=kernel .osrel=osrel .cmdline=cmdline .initrd=initrd .ucode=ucode .uname=uname .sbat=sbat)"
+  "sha256 11 $(lab_fold_pcr11 sha256 .linux=kernel .osrel=osrel .cmdline=cmdline .initrd=initrd .ucode=ucode .uname=uname .sbat=sbat)"
 check_eq "systemd-stub 257: match rule in JSON" "$("$LANTERN" uki measure --json u257.efi | jq -r .stub.match)" exact-first
 
 # lantern-stub: 256's set minus .sbat, exact names. There a .linuxh section is the thin layout's SHA-256 of
 # the kernel file (tests/cases/uki-thin.sh), so one that is not 32 bytes is refused, as the stub refuses it.
 stub_with lantern.stub "#### LoaderInfo: lantern-stub 0.1 ####"
-build_uki lantern.efi lantern.stub "${SECTIONS[@]:0:6}"
+lab_uki_sections lantern.efi lantern.stub "${SECTIONS[@]:0:6}"
 check_eq "lantern-stub: 256 set without .sbat" "$(measure lantern.efi)" \
-  "sha256 11 $(fold sha256 .linux=kernel .osrel=osrel .cmdline=cmdline .initrd=initrd .ucode=ucode .uname=uname)"
-build_uki lantern-h.efi lantern.stub "${SECTIONS[@]}"
+  "sha256 11 $(lab_fold_pcr11 sha256 .linux=kernel .osrel=osrel .cmdline=cmdline .initrd=initrd .ucode=ucode .uname=uname)"
+lab_uki_sections lantern-h.efi lantern.stub "${SECTIONS[@]}"
 check_exit "lantern-stub: a 4099-byte .linuxh is refused" 2 "$LANTERN" uki measure lantern-h.efi
 check_eq "lantern-stub: kind in JSON" "$("$LANTERN" uki measure --json lantern.efi | jq -r '"\(.stub.kind) \(.stub.rules)"')" \
   "lantern-stub 256"
 
 # Older than 252: nothing goes to PCR 11, so there is nothing to predict.
 stub_with s250.stub "#### LoaderInfo: systemd-stub 250 ####"
-build_uki u250.efi s250.stub "${SECTIONS[@]}"
+lab_uki_sections u250.efi s250.stub "${SECTIONS[@]}"
 out=$("$LANTERN" uki measure u250.efi 2>&1); rc=$?
 check_eq "systemd-stub 250: exit 2" "$rc" 2
 check "systemd-stub 250: says why" grep -q "older than 252" <<<"$out"

@@ -4,32 +4,14 @@
 # contents, so PCR 11 equals the UKI's. Oracle: systemd-measure 252 (the lantern set minus .sbat covers the
 # same sections here). A file that does not match its hash exits 1; a thin stub without --esp exits 2.
 . "$(dirname "$0")/../lib.sh"
+. "$LANTERN_TOP/tests/lab/lab.sh"
 
 SM=/usr/lib/systemd/systemd-measure
 LSTUB=$LANTERN_BUILD/lantern-stub-x64.efi
-for f in "$SM" "$LSTUB"; do
-  [ -e "$f" ] || { not_ok "needs $f"; finish; }
-done
-for t in objcopy objdump xxd sha256sum jq; do
-  command -v $t >/dev/null || { not_ok "needs $t"; finish; }
-done
-kdir=$(bash "$LANTERN_TOP/tests/lab/fetch-kernel.sh") || { not_ok "fetch the Debian kernel"; finish; }
-K=$(ls "$kdir"/boot/vmlinuz-* | head -1)
+need_files "$SM" "$LSTUB"
+need_tools objcopy objdump xxd sha256sum jq
+K=$(lab_kernel) || { not_ok "fetch the Debian kernel"; finish; }
 
-build_uki() { # OUT STUB NAME=FILE...: sections page aligned above the stub's last one
-  local out=$1 stub=$2 end=0 idx name size vma rest e a spec args=()
-  shift 2
-  while read -r idx name size vma rest; do
-    [[ $idx =~ ^[0-9]+$ ]] || continue
-    e=$((0x$vma + 0x$size)); ((e > end)) && end=$e
-  done < <(objdump -h -w "$stub")
-  a=$(((end + 0xfff) & ~0xfff))
-  for spec in "$@"; do
-    args+=(--add-section "$spec" --change-section-vma "${spec%%=*}=$(printf 0x%x $a)")
-    a=$(((a + $(stat -c %s "${spec#*=}") + 0xfff) & ~0xfff))
-  done
-  objcopy "${args[@]}" "$stub" "$out"
-}
 
 cd "$TEST_TMP"
 printf 'NAME="Lantern"\nID=lantern\n' >osrel
@@ -47,11 +29,11 @@ want=$(for b in sha1 sha256 sha384 sha512; do
   "$SM" calculate --linux="$K" --initrd=initrd --cmdline=cmdline --osrel=osrel --bank=$b --phase= 2>/dev/null |
     sed -n "s/^11:$b=/$b 11 /p"; done)
 
-build_uki uki.efi "$LSTUB" .osrel=osrel .cmdline=cmdline .initrd=initrd .linux="$K"
+lab_uki_sections uki.efi "$LSTUB" .osrel=osrel .cmdline=cmdline .initrd=initrd .linux="$K"
 check_eq "lantern stub, UKI layout: equals systemd-measure" "$("$LANTERN" uki measure uki.efi 2>stderr)" "$want"
 check_eq "lantern stub identified (no notice)" "$(cat stderr)" ""
 
-build_uki thin.efi "$LSTUB" .osrel=osrel .cmdline=cmdline .linux=linux.path .linuxh=linux.sha256 \
+lab_uki_sections thin.efi "$LSTUB" .osrel=osrel .cmdline=cmdline .linux=linux.path .linuxh=linux.sha256 \
   .initrd=initrd.path .initrdh=initrd.sha256
 check_eq "thin layout with --esp: equals the UKI layout and systemd-measure" \
   "$("$LANTERN" uki measure --esp esp thin.efi)" "$want"
@@ -73,11 +55,11 @@ rm esp/EFI/nixos/initrd.efi
 check_exit "ESP initrd missing: exit 2" 2 "$LANTERN" uki measure --esp esp thin.efi
 
 head -c 31 linux.sha256 >short.sha256
-build_uki badhash.efi "$LSTUB" .linux=linux.path .linuxh=short.sha256
+lab_uki_sections badhash.efi "$LSTUB" .linux=linux.path .linuxh=short.sha256
 out=$("$LANTERN" uki measure --esp esp badhash.efi 2>&1); rc=$?
 check_eq "31-byte .linuxh: exit 2" "$rc" 2
 check "31-byte .linuxh: says why, with the offset" grep -q "badhash.efi: offset 0x[0-9a-f]*: thin-layout hash section is not 32 bytes" <<<"$out"
 printf '\\EFI\\n\001' >ctl.path
-build_uki badpath.efi "$LSTUB" .linux=ctl.path .linuxh=linux.sha256
+lab_uki_sections badpath.efi "$LSTUB" .linux=ctl.path .linuxh=linux.sha256
 check_exit "control character in the path: exit 2" 2 "$LANTERN" uki measure --esp esp badpath.efi
 finish

@@ -111,11 +111,23 @@ EOF
         mv "$out.tmp" "$out"
 }
 
+# lab_u16 FILE OFFSET, lab_u32 FILE OFFSET: print the little-endian 16- or 32-bit value at OFFSET of FILE, in
+# decimal.
+_lab_u() { od -An -t "u$3" -j "$2" -N "$3" "$1" | tr -d ' \n'; }
+lab_u16() { _lab_u "$1" "$2" 2; }
+lab_u32() { _lab_u "$1" "$2" 4; }
+
+# lab_put_le FILE OFFSET BYTES VALUE: overwrites BYTES bytes of FILE at OFFSET with VALUE, little-endian.
+lab_put_le() {
+        local i s=""
+        for ((i = 0; i < $3; i++)); do s+=$(printf '\\x%02x' $(($4 >> (8 * i) & 255))); done
+        printf "$s" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
 # lab_pe_sections FILE: prints one line per PE section of FILE: "<name> <VirtualSize> <VirtualAddress>
 # <SizeOfRawData> <PointerToRawData>" (decimal), read straight from the section table.
 lab_pe_sections() {
         local f=$1 pe nsec optsz off i name
-        _lab_u() { od -An -t "u$3" -j "$2" -N "$3" "$1" | tr -d ' \n'; }
         [ "$(head -c 2 "$f" 2>/dev/null)" = MZ ] || { _lab_err "$f: not a PE file"; return 1; }
         pe=$(_lab_u "$f" 60 4)
         [ "$(dd if="$f" bs=1 skip="$pe" count=4 status=none | od -An -tx1 | tr -d ' \n')" = 50450000 ] ||
@@ -130,40 +142,44 @@ lab_pe_sections() {
         done
 }
 
-# lab_uki OUT STUB KERNEL INITRD CMDLINE_FILE OSREL_FILE: builds a UKI with objcopy --add-section and
-# --change-section-vma on STUB (empty: systemd's linuxx64.efi.stub). Sections go page-aligned above the stub's
-# last section, in the order .osrel .cmdline .linux .initrd. Each section's VirtualSize is checked to equal
-# its input file's size (the stub measures VirtualSize bytes; systemd-measure hashes whole files). The output
-# is reproducible: the same inputs give the same bytes.
+# lab_uki_sections OUT STUB NAME=FILE...: writes OUT, STUB with a section NAME holding FILE added for each
+# argument, in the given PE order, with objcopy --add-section and --change-section-vma: each page-aligned above
+# the one before, the first above the stub's last section, VirtualSize = the file's size
+# (shared/notes/boot-lab.md). objcopy stamps the current time into the COFF header.
+lab_uki_sections() {
+        local out=$1 stub=$2 end=0 idx name size vma rest e a spec args=()
+        shift 2
+        while read -r idx name size vma rest; do
+                [[ $idx =~ ^[0-9]+$ ]] || continue
+                e=$((0x$vma + 0x$size)); ((e > end)) && end=$e
+        done < <(objdump -h -w "$stub")
+        [ "$end" -gt 0 ] || { _lab_err "lab_uki_sections: cannot read the sections of $stub"; return 1; }
+        a=$(((end + 0xfff) & ~0xfff))
+        for spec in "$@"; do
+                args+=(--add-section "$spec" --change-section-vma "${spec%%=*}=$(printf 0x%x $a)")
+                a=$(((a + $(stat -c %s "${spec#*=}") + 0xfff) & ~0xfff))
+        done
+        objcopy "${args[@]}" "$stub" "$out"
+}
+
+# lab_uki OUT STUB KERNEL INITRD CMDLINE_FILE OSREL_FILE: builds a UKI with lab_uki_sections on STUB (empty:
+# systemd's linuxx64.efi.stub), in the order .osrel .cmdline .linux .initrd. Each section's VirtualSize is
+# checked to equal its input file's size (the stub measures VirtualSize bytes; systemd-measure hashes whole
+# files). The output is reproducible: the same inputs give the same bytes.
 lab_uki() {
         [ $# -eq 6 ] || { _lab_err "usage: lab_uki OUT STUB KERNEL INITRD CMDLINE_FILE OSREL_FILE"; return 1; }
         local out=$1 stub=${2:-$LAB_STUB_DEFAULT} kernel=$3 initrd=$4 cmdline=$5 osrel=$6
-        local f end args=() name file size vma secs got
+        local f name file secs got
         for f in "$stub" "$kernel" "$initrd" "$cmdline" "$osrel"; do
                 [ -f "$f" ] || { _lab_err "lab_uki: no such file: $f"; return 1; }
         done
-        # End of the stub's last section, as a VMA (objdump's VMA includes ImageBase).
-        local sz sv
-        end=0
-        while read -r sz sv; do
-                (( 0x$sv + 0x$sz > end )) && end=$(( 0x$sv + 0x$sz ))
-        done < <(objdump -h "$stub" | awk '$1 ~ /^[0-9]+$/ { print $3, $4 }')
-        [ "$end" -gt 0 ] || { _lab_err "lab_uki: cannot read the sections of $stub"; return 1; }
-        vma=$(( (end + 4095) & ~4095 ))
-        for name in .osrel .cmdline .linux .initrd; do
-                case $name in
-                .osrel) file=$osrel ;; .cmdline) file=$cmdline ;; .linux) file=$kernel ;; .initrd) file=$initrd ;;
-                esac
-                size=$(stat -c %s "$file")
-                args+=(--add-section "$name=$file" --change-section-vma "$name=$(printf 0x%x "$vma")")
-                vma=$(( (vma + size + 4095) & ~4095 ))
-        done
-        objcopy "${args[@]}" "$stub" "$out.tmp" || { rm -f "$out.tmp"; _lab_err "lab_uki: objcopy failed"; return 1; }
+        lab_uki_sections "$out.tmp" "$stub" .osrel="$osrel" .cmdline="$cmdline" .linux="$kernel" .initrd="$initrd" ||
+                { rm -f "$out.tmp"; _lab_err "lab_uki: cannot add the sections to $stub"; return 1; }
         # objcopy stamps the current time into the COFF header: copy the stub's TimeDateStamp instead, so a UKI
         # is a function of its inputs (its Authenticode hash lands in PCR 4), and zero the optional header's
         # CheckSum, which covered the old stamp (0 means "not computed"; UEFI does not check it).
         local pe
-        pe=$(od -An -tu4 -j 60 -N 4 "$out.tmp" | tr -d ' \n')
+        pe=$(lab_u32 "$out.tmp" 60)
         dd if="$stub" of="$out.tmp" bs=1 skip=$((pe + 8)) seek=$((pe + 8)) count=4 conv=notrunc status=none &&
         dd if=/dev/zero of="$out.tmp" bs=1 seek=$((pe + 24 + 64)) count=4 conv=notrunc status=none ||
                 { rm -f "$out.tmp"; _lab_err "lab_uki: cannot patch the PE header of $out"; return 1; }
@@ -180,6 +196,22 @@ lab_uki() {
                 fi
         done
         mv "$out.tmp" "$out"
+}
+
+# lab_fold_pcr11 BANK NAME=FILE...: prints PCR 11 of BANK (sha1, sha256, ...: the coreutils BANKsum) from zero
+# after extend(H(NAME\0)), extend(H(FILE)) for each pair, in the given order: systemd-stub's measurement of
+# the sections, computed with coreutils and xxd alone, as an oracle.
+lab_fold_pcr11() {
+        local bank=$1 spec pcr d n
+        shift
+        n=$(printf '' | "${bank}sum" | cut -d' ' -f1 | tr -d '\n' | wc -c)
+        pcr=$(printf "%0${n}d" 0)
+        for spec in "$@"; do
+                for d in "$(printf '%s\0' "${spec%%=*}" | "${bank}sum" | cut -d' ' -f1)" "$("${bank}sum" <"${spec#*=}" | cut -d' ' -f1)"; do
+                        pcr=$({ printf '%s' "$pcr" | xxd -r -p; printf '%s' "$d" | xxd -r -p; } | "${bank}sum" | cut -d' ' -f1)
+                done
+        done
+        echo "$pcr"
 }
 
 # lab_signing_key: prints the path of OVMF's snakeoil private key decrypted (once) into the lab cache.
