@@ -341,8 +341,14 @@ static int enroll(luks_args *a) {
                         goto finish;
         }
         if (a->key_file) {
-                if (cli_read_file(a->key_file, ATTEST_LUKS_PASSPHRASE_MAX, &key, &key_size) < 0)
+                /* (read with a larger cap so pipes work, then held to the passphrase limit) */
+                if (cli_read_file(a->key_file, MAX_VALUES_FILE, &key, &key_size) < 0)
                         goto finish;
+                if (key_size > ATTEST_LUKS_PASSPHRASE_MAX) {
+                        cli_error("%s: %zu bytes, more than the passphrase limit of %u", a->key_file, key_size,
+                                  ATTEST_LUKS_PASSPHRASE_MAX);
+                        goto finish;
+                }
         } else {
                 passphrase = steal_env("PASSWORD");
                 if (!passphrase) {
