@@ -80,6 +80,8 @@ check "  ... cryptsetup open --test-passphrase accepts it for keyslot 1" \
         cryptsetup open --test-passphrase --key-slot 1 --key-file "$W/sd.key" "$W/sd"
 "$LANTERN" luks list "$W/sd" >"$W/list"
 check_eq "lantern luks list names systemd's token" "$(cut -d' ' -f1-7 "$W/list")" "token 0 systemd-tpm2 keyslot 1 pcrs sha256:7,11"
+check_eq "lantern luks list --json carries the token as cryptsetup token export shows it" \
+        "$("$LANTERN" luks list --json "$W/sd" | jq -c '.[0] | [.token, .keyslot, .json]')" "[0,1,$(export_token sd 0 | jq -c .)]"
 
 # --- lantern enrolls, the same token as systemd's --------------------------------------------------------------
 image ln || { not_ok "cryptsetup luksFormat"; finish; }
