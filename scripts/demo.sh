@@ -27,7 +27,7 @@ L=$top/build/lantern
 [ -x "$L" ] && [ -f build/lantern-stub-x64.efi ] || die "build did not produce build/lantern and the stub"
 
 . "$top/tests/lab/lab.sh"
-. "$top/tests/bench/install-profile.sh"
+. "$top/tests/lab/profile.sh"
 W=${1:-$(mktemp -d /tmp/lantern-demo.XXXXXX)}
 mkdir -p "$W"
 W=$(cd "$W" && pwd)

@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 . "$top/tests/lab/lab.sh"
-. "$top/tests/bench/install-profile.sh"
+. "$top/tests/lab/profile.sh"
 for t in hyperfine sbsign sbverify objcopy sha256sum; do command -v $t >/dev/null || { echo "needs $t" >&2; exit 1; }; done
 mkdir -p "$work"
 work=$(cd "$work" && pwd)

@@ -10,7 +10,7 @@
 #   - no temporary file is left, and a re-run completes to exactly the uninterrupted result.
 . "$(dirname "$0")/../lib.sh"
 . "$LANTERN_TOP/tests/lab/lab.sh"
-. "$LANTERN_TOP/tests/bench/install-profile.sh"
+. "$LANTERN_TOP/tests/lab/profile.sh"
 
 CERT=/usr/share/ovmf/PkKek-1-snakeoil.pem
 for t in sbverify sha256sum openssl; do command -v "$t" >/dev/null || { not_ok "needs $t"; finish; }; done

@@ -13,7 +13,7 @@
 #   - tampering with an installed kernel: --status --verify exits 1, install --verify repairs it.
 . "$(dirname "$0")/../lib.sh"
 . "$LANTERN_TOP/tests/lab/lab.sh"
-. "$LANTERN_TOP/tests/bench/install-profile.sh"
+. "$LANTERN_TOP/tests/lab/profile.sh"
 
 SM=/usr/lib/systemd/systemd-measure
 CERT=/usr/share/ovmf/PkKek-1-snakeoil.pem

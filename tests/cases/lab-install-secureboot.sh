@@ -10,7 +10,7 @@
 #       starts.
 . "$(dirname "$0")/../lib.sh"
 . "$LANTERN_TOP/tests/lab/lab.sh"
-. "$LANTERN_TOP/tests/bench/install-profile.sh"
+. "$LANTERN_TOP/tests/lab/profile.sh"
 
 CERT=/usr/share/ovmf/PkKek-1-snakeoil.pem
 for t in sbattach sbverify jq qemu-system-x86_64 swtpm tpm2_eventlog; do

@@ -5,7 +5,7 @@
 # Microsoft's CAs in db, boots the signed stub, and the firmware refuses an unsigned stub.
 . "$(dirname "$0")/../lib.sh"
 . "$LANTERN_TOP/tests/lab/lab.sh"
-. "$LANTERN_TOP/tests/bench/install-profile.sh"
+. "$LANTERN_TOP/tests/lab/profile.sh"
 
 W=$TEST_TMP
 "$LANTERN" keys create --subject "Lantern Test" "$W/keys" >/dev/null || { not_ok "keys create"; finish; }
