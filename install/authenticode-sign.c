@@ -11,6 +11,7 @@
 #include <openssl/pkcs7.h>
 
 #include "authenticode.h"
+#include "buf.h"
 #include "digest.h"
 #include "pe-build.h"
 
@@ -90,20 +91,6 @@ ASN1_SEQUENCE(SPC_INDIRECT_DATA) = {
         ASN1_SIMPLE(SPC_INDIRECT_DATA, data, SPC_ATTRIBUTE),
         ASN1_SIMPLE(SPC_INDIRECT_DATA, digest, SPC_DIGEST_INFO),
 } static_ASN1_SEQUENCE_END(SPC_INDIRECT_DATA)
-
-static void put16(uint8_t *p, uint16_t v) {
-        p[0] = (uint8_t) v;
-        p[1] = (uint8_t) (v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v) {
-        put16(p, (uint16_t) v);
-        put16(p + 2, (uint16_t) (v >> 16));
-}
-
-static uint32_t le32(const uint8_t *p) {
-        return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
-}
 
 /* DER of the SpcPeImageData every signer writes: no flags, file = unicode "<<<Obsolete>>>". */
 static int pe_image_data_der(unsigned char **ret, int *ret_len) {
@@ -339,14 +326,14 @@ int install_authenticode_sign(const void *data, size_t size, EVP_PKEY *key, X509
         }
         out = grown;
         memset(out + padded, 0, entry);
-        put32(out + padded, (uint32_t) (WIN_CERT_HEADER + sig_len)); /* dwLength: header + signature */
-        put16(out + padded + 4, WIN_CERT_REVISION_2_0);
-        put16(out + padded + 6, WIN_CERT_TYPE_PKCS_SIGNED_DATA);
+        measure_put_le32(out + padded, (uint32_t) (WIN_CERT_HEADER + sig_len)); /* dwLength: header + signature */
+        measure_put_le16(out + padded + 4, WIN_CERT_REVISION_2_0);
+        measure_put_le16(out + padded + 6, WIN_CERT_TYPE_PKCS_SIGNED_DATA);
         memcpy(out + padded + WIN_CERT_HEADER, sig, (size_t) sig_len);
         uint8_t *dir = out + pe->data_dirs_offset + 8 * MEASURE_PE_DIR_SECURITY;
-        put32(dir, (uint32_t) padded);
-        put32(dir + 4, (uint32_t) entry);
-        put32(out + pe->checksum_offset, install_pe_checksum(out, padded + entry, pe->checksum_offset));
+        measure_put_le32(dir, (uint32_t) padded);
+        measure_put_le32(dir + 4, (uint32_t) entry);
+        measure_put_le32(out + pe->checksum_offset, install_pe_checksum(out, padded + entry, pe->checksum_offset));
 
         *ret = out;
         *ret_size = padded + entry;
@@ -476,7 +463,7 @@ int install_authenticode_check(const void *data, size_t size, X509 *cert, instal
                 goto finish;
         }
         const uint8_t *w = (const uint8_t *) data + cert_off;
-        uint32_t len = cert_size >= WIN_CERT_HEADER ? le32(w) : 0;
+        uint32_t len = cert_size >= WIN_CERT_HEADER ? measure_le32(w) : 0;
         if (len <= WIN_CERT_HEADER || len > cert_size || (w[4] | w[5] << 8) != WIN_CERT_REVISION_2_0 ||
             (w[6] | w[7] << 8) != WIN_CERT_TYPE_PKCS_SIGNED_DATA) {
                 *ret = INSTALL_SIGNATURE_BAD;

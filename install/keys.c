@@ -20,6 +20,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
+#include "buf.h"
 #include "fileio.h"
 
 static int errf(char *errbuf, size_t errlen, int r, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -98,13 +99,6 @@ install_key_kind install_key_signer(install_key_kind kind) {
         return kind == INSTALL_KEY_DB ? INSTALL_KEY_KEK : INSTALL_KEY_PK;
 }
 
-static void put_le32(uint8_t *p, uint32_t v) {
-        p[0] = (uint8_t) v;
-        p[1] = (uint8_t) (v >> 8);
-        p[2] = (uint8_t) (v >> 16);
-        p[3] = (uint8_t) (v >> 24);
-}
-
 int install_esl_from_cert(X509 *cert, const install_guid *owner, uint8_t **ret, size_t *ret_len) {
         int der_len = i2d_X509(cert, NULL);
         if (der_len <= 0)
@@ -116,9 +110,9 @@ int install_esl_from_cert(X509 *cert, const install_guid *owner, uint8_t **ret, 
         if (!buf)
                 return -ENOMEM;
         memcpy(buf, install_guid_cert_x509.b, 16);
-        put_le32(buf + 16, (uint32_t) total);
-        put_le32(buf + 20, 0);
-        put_le32(buf + 24, (uint32_t) sig_size);
+        measure_put_le32(buf + 16, (uint32_t) total);
+        measure_put_le32(buf + 20, 0);
+        measure_put_le32(buf + 24, (uint32_t) sig_size);
         memcpy(buf + 28, owner->b, 16);
         p = buf + 44;
         if (i2d_X509(cert, &p) != der_len) {
@@ -244,7 +238,7 @@ int install_auth_payload(const char *varname, const install_guid *vendor, uint32
         }
         memcpy(p, vendor->b, 16);
         p += 16;
-        put_le32(p, attrs);
+        measure_put_le32(p, attrs);
         p += 4;
         efi_time(when, p);
         p += 16;
@@ -290,7 +284,7 @@ int install_auth_build(const char *varname, const install_guid *vendor, uint32_t
                 goto finish;
         }
         memcpy(out, payload + payload_len - len - 16, 16); /* the same EFI_TIME that was signed */
-        put_le32(out + 16, (uint32_t) (8 + 16 + sig_len));
+        measure_put_le32(out + 16, (uint32_t) (8 + 16 + sig_len));
         out[20] = 0x00;
         out[21] = 0x02;
         out[22] = 0xf1;

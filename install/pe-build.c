@@ -6,26 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+
 #define SECTION_HEADER_SIZE 40
 #define DIR_DEBUG 6
 /* IMAGE_SCN_CNT_INITIALIZED_DATA | IMAGE_SCN_MEM_READ: what objcopy gives an added data section. */
 #define NEW_SECTION_CHARACTERISTICS UINT32_C(0x40000040)
-
-static uint32_t le32(const uint8_t *p) {
-        return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
-}
-
-static void put16(uint8_t *p, uint16_t v) {
-        p[0] = (uint8_t) v;
-        p[1] = (uint8_t) (v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v) {
-        p[0] = (uint8_t) v;
-        p[1] = (uint8_t) (v >> 8);
-        p[2] = (uint8_t) (v >> 16);
-        p[3] = (uint8_t) (v >> 24);
-}
 
 static uint64_t align_up(uint64_t v, uint64_t a) {
         return (v + a - 1) / a * a;
@@ -104,7 +90,7 @@ int install_pe_add_sections(const void *data, size_t size, const install_pe_sect
                 goto finish;
         }
         uint64_t trailer = size - raw_end;
-        uint32_t sym = le32((const uint8_t *) data + pe->pe_offset + 12);
+        uint32_t sym = measure_le32((const uint8_t *) data + pe->pe_offset + 12);
         if (sym != 0 && (sym < raw_end || sym > size)) {
                 r = fail(error, pe->pe_offset + 12, "the COFF symbol table is not behind the section data", -ENOTSUP);
                 goto finish;
@@ -165,10 +151,10 @@ int install_pe_add_sections(const void *data, size_t size, const install_pe_sect
         for (size_t i = 0; shift > 0 && i < pe->n_sections; i++) {
                 uint8_t *h = out + pe->section_table_offset + i * SECTION_HEADER_SIZE;
                 if (pe->sections[i].size_of_raw_data > 0)
-                        put32(h + 20, pe->sections[i].pointer_to_raw_data + (uint32_t) shift);
+                        measure_put_le32(h + 20, pe->sections[i].pointer_to_raw_data + (uint32_t) shift);
         }
         if (sym != 0)
-                put32(out + pe->pe_offset + 12, (uint32_t) (sym - raw_end + trailer_at));
+                measure_put_le32(out + pe->pe_offset + 12, (uint32_t) (sym - raw_end + trailer_at));
 
         uint64_t raw = new_raw;
         vma = mem_end;
@@ -178,22 +164,22 @@ int install_pe_add_sections(const void *data, size_t size, const install_pe_sect
                 uint32_t raw_size = (uint32_t) align_up(sections[i].size, pe->file_alignment);
                 memset(h, 0, SECTION_HEADER_SIZE);
                 memcpy(h, sections[i].name, strlen(sections[i].name));
-                put32(h + 8, (uint32_t) sections[i].size);   /* VirtualSize: exactly the data */
-                put32(h + 12, (uint32_t) vma);               /* VirtualAddress */
-                put32(h + 16, raw_size);                     /* SizeOfRawData */
-                put32(h + 20, (uint32_t) raw);               /* PointerToRawData */
-                put32(h + 36, NEW_SECTION_CHARACTERISTICS);
+                measure_put_le32(h + 8, (uint32_t) sections[i].size);   /* VirtualSize: exactly the data */
+                measure_put_le32(h + 12, (uint32_t) vma);               /* VirtualAddress */
+                measure_put_le32(h + 16, raw_size);                     /* SizeOfRawData */
+                measure_put_le32(h + 20, (uint32_t) raw);               /* PointerToRawData */
+                measure_put_le32(h + 36, NEW_SECTION_CHARACTERISTICS);
                 memcpy(out + raw, sections[i].data, sections[i].size);
                 raw += raw_size;
                 vma = align_up(vma + sections[i].size, pe->section_alignment);
         }
 
         uint64_t opt = pe->optional_header_offset;
-        put16(out + pe->pe_offset + 6, (uint16_t) (pe->n_sections + n));
-        put32(out + opt + 8, le32(out + opt + 8) + added_raw); /* SizeOfInitializedData */
-        put32(out + opt + 56, (uint32_t) vma);                 /* SizeOfImage */
-        put32(out + opt + 60, (uint32_t) headers);             /* SizeOfHeaders */
-        put32(out + pe->checksum_offset, install_pe_checksum(out, out_size, pe->checksum_offset));
+        measure_put_le16(out + pe->pe_offset + 6, (uint16_t) (pe->n_sections + n));
+        measure_put_le32(out + opt + 8, measure_le32(out + opt + 8) + added_raw); /* SizeOfInitializedData */
+        measure_put_le32(out + opt + 56, (uint32_t) vma);                 /* SizeOfImage */
+        measure_put_le32(out + opt + 60, (uint32_t) headers);             /* SizeOfHeaders */
+        measure_put_le32(out + pe->checksum_offset, install_pe_checksum(out, out_size, pe->checksum_offset));
 
         *ret = out;
         *ret_size = out_size;

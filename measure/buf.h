@@ -81,3 +81,13 @@ static inline uint32_t measure_le32(const uint8_t *p) {
 static inline uint64_t measure_le64(const uint8_t *p) {
         return (uint64_t) measure_le32(p + 4) << 32 | measure_le32(p);
 }
+
+/* Little-endian stores to a pointer the caller has already bounds-checked. */
+static inline void measure_put_le16(uint8_t *p, uint16_t v) {
+        p[0] = (uint8_t) v;
+        p[1] = (uint8_t) (v >> 8);
+}
+static inline void measure_put_le32(uint8_t *p, uint32_t v) {
+        measure_put_le16(p, (uint16_t) v);
+        measure_put_le16(p + 2, (uint16_t) (v >> 16));
+}
