@@ -794,7 +794,7 @@ static int prefetch(const args *a, predict_file_cache *cache, const predict_gene
 }
 
 /* Reads --eventlog and --esp. */
-static int context_load(const args *a, context *ctx) {
+static int context_load(const args *a, predict_file_cache *cache, context *ctx) {
         predict_error err = {};
         int r;
 
@@ -813,7 +813,7 @@ static int context_load(const args *a, context *ctx) {
                 ctx->have_firmware = true;
         }
         if (a->esp) {
-                r = predict_esp_load(a->esp, a->banks, a->n_banks, &err, &ctx->stubs, &ctx->n_stubs);
+                r = predict_esp_load(a->esp, a->banks, a->n_banks, cache, &err, &ctx->stubs, &ctx->n_stubs);
                 if (r < 0) {
                         cli_error("%s", r == -ENOMEM ? "out of memory" : err.message);
                         return r;
@@ -854,7 +854,16 @@ int predict_main(int argc, char **argv) {
         r = load_generations(&a, &gens, &n_gens);
         if (r < 0)
                 goto finish;
-        r = predict_file_cache_new(a.banks, a.n_banks, &cache);
+        /* The stubs on --esp name their files by SHA-256: hash in it too, so those files are read once. */
+        const measure_alg *hash_banks[PREDICT_MAX_BANKS];
+        size_t n_hash_banks = a.n_banks;
+        bool have_sha256 = false;
+        memcpy(hash_banks, a.banks, a.n_banks * sizeof(a.banks[0]));
+        for (size_t b = 0; b < a.n_banks; b++)
+                have_sha256 |= a.banks[b] == measure_alg_by_name("sha256");
+        if (a.esp && !have_sha256 && n_hash_banks < PREDICT_MAX_BANKS)
+                hash_banks[n_hash_banks++] = measure_alg_by_name("sha256");
+        r = predict_file_cache_new(hash_banks, n_hash_banks, &cache);
         if (r < 0) {
                 cli_error("cannot set up hashing: %s", strerror(-r));
                 goto finish;
@@ -864,7 +873,7 @@ int predict_main(int argc, char **argv) {
         r = prefetch(&a, cache, gens, n_gens);
         if (r < 0)
                 goto finish;
-        r = context_load(&a, &ctx);
+        r = context_load(&a, cache, &ctx);
         if (r < 0)
                 goto finish;
         r = compute(&a, &ctx, cache, gens, n_gens, &res, &n_res);

@@ -132,6 +132,11 @@ predict_file_cache *predict_file_cache_free(predict_file_cache *c) {
         return NULL;
 }
 
+void predict_file_cache_banks(const predict_file_cache *c, const measure_alg *const **ret_banks, size_t *ret_n) {
+        *ret_banks = (const measure_alg *const *) c->banks;
+        *ret_n = c->n_banks;
+}
+
 void predict_file_cache_set_disk(predict_file_cache *c, predict_digest_cache *disk) {
         c->disk = disk;
 }

@@ -32,9 +32,12 @@ typedef struct predict_esp_stub {
 } predict_esp_stub;
 
 /* Reads every EFI/Linux/<name>.efi under the ESP directory esp (host path). A stub that cannot be read, parsed
- * or whose files are missing is an error naming it (and the offset, for a malformed PE). */
-int predict_esp_load(const char *esp, const measure_alg *const *banks, size_t n_banks, predict_error *err,
-                     predict_esp_stub **ret, size_t *ret_n);
+ * or whose files are missing is an error naming it (and the offset, for a malformed PE). The ESP files the stubs
+ * name are hashed through cache (its banks start with banks, in the same order; with sha256 among its banks the
+ * SHA-256 checks need no second read): each is read once per run, or not at all when its digests are in the
+ * cache's on-disk cache. */
+int predict_esp_load(const char *esp, const measure_alg *const *banks, size_t n_banks, predict_file_cache *cache,
+                     predict_error *err, predict_esp_stub **ret, size_t *ret_n);
 void predict_esp_stubs_free(predict_esp_stub *s, size_t n);
 
 /* The boot manager file at the ESP path efi_path ("\EFI\BOOT\BOOTX64.EFI"): its Authenticode hash and its

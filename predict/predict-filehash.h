@@ -33,6 +33,9 @@ typedef struct predict_file_cache predict_file_cache;
 int predict_file_cache_new(const measure_alg *const *banks, size_t n_banks, predict_file_cache **ret);
 predict_file_cache *predict_file_cache_free(predict_file_cache *c);
 
+/* The banks the cache hashes in, in its order. */
+void predict_file_cache_banks(const predict_file_cache *c, const measure_alg *const **ret_banks, size_t *ret_n);
+
 /* Consults and fills the on-disk cache disk (not owned; NULL for none) from now on. */
 void predict_file_cache_set_disk(predict_file_cache *c, predict_digest_cache *disk);
 

@@ -8,12 +8,13 @@
 #    again (its ctime changed);
 #  - $XDG_CACHE_HOME/lantern, else ~/.cache/lantern, is the default; --no-cache writes nothing; a cache that
 #    cannot be created is reported and skipped; the number of entries stays bounded;
+#  - with --esp, each installed kernel and initrd is read once per run; a changed one is refused in any banks;
 #  - a progress bar appears on stderr only when it is a terminal (script(1)) and hashing takes over a second.
 . "$(dirname "$0")/../lib.sh"
 . "$LANTERN_TOP/tests/bench/install-profile.sh"
 
 MEASURE=/usr/lib/systemd/systemd-measure
-for tool in "$MEASURE" jq strace script; do
+for tool in "$MEASURE" jq strace script openssl; do
         command -v "$tool" >/dev/null || { not_ok "required tool $tool is missing"; finish; }
 done
 W=$TEST_TMP
@@ -139,6 +140,27 @@ run prune --cache "$W/big"
 n=$(ls "$W/big" | wc -l)
 check "the cache is pruned to at most 3072 + the new entries ($n)" test "$n" -le 3077
 check_eq "pruning keeps the newest entries" "$(run pruned --cache "$W/big"; files_read pruned)" 0
+
+# --esp: the installed kernels and initrds are read once per run however many stubs name them, and a
+# changed initrd is refused in any bank set (the stub's SHA-256 is checked even without the sha256 bank).
+mkdir -p "$W/esp/loader" "$W/keys"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$W/keys/db.key" -out "$W/keys/db.crt" -subj /CN=lantern-test \
+        -days 1 2>/dev/null
+check "lantern install onto an ESP" "$LANTERN" install --esp "$W/esp" --root "$R" --keys "$W/keys" --no-systemd-boot
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq -e trace=openat -o "$W/esp.trace" \
+        "$LANTERN" predict --root "$R" --esp "$W/esp" --no-cache --bank sha1 --json >"$W/esp.json" 2>"$W/esp.err"
+check_eq "predict --esp exits 0" "$?" 0
+n_initrds=$(ls "$W"/esp/EFI/nixos/ | grep -c initrd)
+check_eq "each ESP initrd opened once ($n_initrds files, 5 stubs)" \
+        "$(grep -o "\"$W/esp/EFI/nixos/[^\"]*initrd[^\"]*\"" "$W/esp.trace" | sort | uniq -c | awk '{ print $1 }' | sort -u)" 1
+check_eq "every entry is predicted from its stub" "$(jq '[.generations[] | select(.stub != null)] | length' "$W/esp.json")" 5
+i=$(ls "$W"/esp/EFI/nixos/*initrd* | head -1)
+printf 'X' | dd of="$i" bs=1 seek=10 conv=notrunc status=none
+for banks in sha1 sha256 sha1,sha384; do
+        "$LANTERN" predict --root "$R" --esp "$W/esp" --cache "$C" --bank $banks >/dev/null 2>"$W/esp-bad.err"
+        check_eq "a changed ESP initrd: exit 2 (--bank $banks)" "$?" 2
+        check "a changed ESP initrd is named (--bank $banks)" grep -q "$i does not match the SHA-256 in the stub" "$W/esp-bad.err"
+done
 
 # Progress bar: a terminal and more than a second of hashing (sparse 300 MiB files, four banks, one thread).
 R2=$W/root2
