@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "digest.h"
+#include "pe.h"
 
 /* Exit codes, the same for every command. */
 enum {
@@ -49,6 +50,19 @@ typedef struct cli_file {
 } cli_file;
 int cli_map_file(const char *path, size_t max, cli_file *ret);
 void cli_file_done(cli_file *f);
+
+/* Maps (or reads) and parses a PE file; prints the error naming the file and offset. Returns 0 or an exit
+ * code; on success release *ret_file with cli_file_done(). */
+int cli_load_pe(const char *path, cli_file *ret_file, measure_pe *ret_pe);
+/* cli_load_pe() into a measure_pe allocated here (it is large): on success free *ret_pe. */
+int cli_load_pe_alloc(const char *path, cli_file *ret_file, measure_pe **ret_pe);
+
+/* A path made absolute against the working directory (a copy when it already is); NULL when out of memory
+ * or the working directory is unknown. Free it. */
+char *cli_absolute_path(const char *path);
+/* The canonical path (realpath) of the argument arg of option, replacing *ret (freed) on success. Prints
+ * "OPTION ARG: reason" and returns -EINVAL when arg does not resolve, leaving *ret as it was. */
+int cli_realpath_option(const char *option, const char *arg, char **ret);
 
 #define CLI_MAX_EVENTLOG (64u << 20)
 #define CLI_MAX_PE (2048u << 20)

@@ -71,15 +71,6 @@ static void args_done(args *a) {
         free(a->cert);
 }
 
-static char *absolute(const char *path) {
-        char cwd[PATH_MAX], *p;
-        if (path[0] == '/')
-                return strdup(path);
-        if (!getcwd(cwd, sizeof(cwd)) || asprintf(&p, "%s/%s", cwd, path) < 0)
-                return NULL;
-        return p;
-}
-
 /* The stub next to this binary (a build directory), else the installed one. */
 static char *default_stub(void) {
         char self[PATH_MAX];
@@ -149,12 +140,8 @@ static int parse_argv(int argc, char **argv, args *a) {
                         a->o.profiles[a->o.n_profiles++] = optarg;
                         break;
                 case 'r':
-                        free(a->root);
-                        a->root = realpath(optarg, NULL);
-                        if (!a->root) {
-                                cli_error("--root %s: %s", optarg, strerror(errno));
+                        if (cli_realpath_option("--root", optarg, &a->root) < 0)
                                 return -EINVAL;
-                        }
                         break;
                 case 'k':
                         keys = optarg;
@@ -241,7 +228,7 @@ static int parse_argv(int argc, char **argv, args *a) {
         for (size_t i = 0; i < a->o.n_profiles; i++) {
                 if (a->root)
                         continue;
-                char *abs = absolute(a->o.profiles[i]);
+                char *abs = cli_absolute_path(a->o.profiles[i]);
                 if (!abs)
                         return -ENOMEM;
                 /* Keep the pointer in argv's lifetime: leak-free by storing in a side list is overkill here. */

@@ -30,8 +30,6 @@ static void pe_usage(FILE *f) {
               f);
 }
 
-/* Maps (or reads) and parses a PE file; prints the error naming the file and offset. Returns 0 or an exit
- * code; on success release *ret_file with cli_file_done(). */
 int cli_load_pe(const char *path, cli_file *ret_file, measure_pe *ret_pe) {
         measure_pe_error err = {};
         cli_file f;
@@ -47,6 +45,21 @@ int cli_load_pe(const char *path, cli_file *ret_file, measure_pe *ret_pe) {
                 return LANTERN_EXIT_INPUT;
         }
         *ret_file = f;
+        return 0;
+}
+
+int cli_load_pe_alloc(const char *path, cli_file *ret_file, measure_pe **ret_pe) {
+        measure_pe *pe = malloc(sizeof(*pe));
+        int r;
+
+        if (!pe)
+                return LANTERN_EXIT_INPUT;
+        r = cli_load_pe(path, ret_file, pe);
+        if (r != 0) {
+                free(pe);
+                return r;
+        }
+        *ret_pe = pe;
         return 0;
 }
 
@@ -109,14 +122,9 @@ static int verb_hash(int argc, char **argv) {
                 return r;
         if (cli_parse_banks(a.banks, algs, MAX_BANKS, &n_algs) < 0)
                 return LANTERN_EXIT_INPUT;
-        pe = malloc(sizeof(*pe));
-        if (!pe)
-                return LANTERN_EXIT_INPUT;
-        r = cli_load_pe(a.file, &file, pe);
-        if (r != 0) {
-                free(pe);
+        r = cli_load_pe_alloc(a.file, &file, &pe);
+        if (r != 0)
                 return r;
-        }
         r = measure_authenticode_hash(pe, file.data, file.size, algs, n_algs, digests);
         if (r < 0) {
                 if (r == -EBADMSG)
@@ -205,14 +213,9 @@ static int verb_sections(int argc, char **argv) {
         r = parse_args(argc, argv, false, &a);
         if (r >= 0)
                 return r;
-        pe = malloc(sizeof(*pe));
-        if (!pe)
-                return LANTERN_EXIT_INPUT;
-        r = cli_load_pe(a.file, &file, pe);
-        if (r != 0) {
-                free(pe);
+        r = cli_load_pe_alloc(a.file, &file, &pe);
+        if (r != 0)
                 return r;
-        }
 
         if (a.json) {
                 json_object *o = sections_json(a.file, pe);

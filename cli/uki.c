@@ -17,7 +17,6 @@
 #define MAX_BANKS 8
 
 /* From cli/pe.c: maps and parses a PE file, printing errors; returns 0 or an exit code. */
-int cli_load_pe(const char *path, cli_file *ret_file, measure_pe *ret_pe);
 
 static void uki_usage(FILE *f) {
         fputs("Usage: lantern uki measure [--bank BANK[,BANK...]] [--esp DIR] [--json] FILE\n"
@@ -212,14 +211,9 @@ static int verb_measure(int argc, char **argv) {
         if (cli_parse_banks(banks, algs, MAX_BANKS, &n_algs) < 0)
                 return LANTERN_EXIT_INPUT;
 
-        pe = malloc(sizeof(*pe));
-        if (!pe)
-                return LANTERN_EXIT_INPUT;
-        r = cli_load_pe(path, &file, pe);
-        if (r != 0) {
-                free(pe);
+        r = cli_load_pe_alloc(path, &file, &pe);
+        if (r != 0)
                 return r;
-        }
         data = file.data;
         size = file.size;
         r = measure_uki_plan_build(pe, data, size, &err, &plan);

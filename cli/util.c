@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,26 @@ int cli_parse_pcrs(const char *arg, uint32_t *ret_mask) {
 bad:
         cli_error("invalid PCR list '%s' (expected e.g. 0,4,7 or 0-7,11 or all)", arg);
         return -EINVAL;
+}
+
+char *cli_absolute_path(const char *path) {
+        char cwd[PATH_MAX], *p;
+        if (path[0] == '/')
+                return strdup(path);
+        if (!getcwd(cwd, sizeof(cwd)) || asprintf(&p, "%s/%s", cwd, path) < 0)
+                return NULL;
+        return p;
+}
+
+int cli_realpath_option(const char *option, const char *arg, char **ret) {
+        char *real = realpath(arg, NULL);
+        if (!real) {
+                cli_error("%s %s: %s", option, arg, strerror(errno));
+                return -EINVAL;
+        }
+        free(*ret);
+        *ret = real;
+        return 0;
 }
 
 void cli_print_pcr(FILE *f, const measure_alg *alg, unsigned pcr, const uint8_t *value) {
