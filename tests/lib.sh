@@ -27,5 +27,7 @@ need_files() { local f; for f; do [ -f "$f" ] || { not_ok "needs $f"; finish; };
 need_tools() { local t; for t; do command -v "$t" >/dev/null || { not_ok "needs $t"; finish; }; done; }
 # A scratch directory removed at exit.
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/lantern-test.XXXXXX")
+# Caches (lantern predict's digest cache among them) stay inside the test, never in the caller's home.
+export XDG_CACHE_HOME=$TEST_TMP/xdg-cache
 if [ -n "${LANTERN_KEEP_TMP:-}" ]; then echo "# keeping $TEST_TMP"; else trap 'rm -rf "$TEST_TMP"' EXIT; fi
 finish() { exit "$TEST_FAILED"; }
