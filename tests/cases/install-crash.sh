@@ -13,7 +13,7 @@
 . "$LANTERN_TOP/tests/lab/profile.sh"
 
 CERT=/usr/share/ovmf/PkKek-1-snakeoil.pem
-for t in sbverify sha256sum openssl; do command -v "$t" >/dev/null || { not_ok "needs $t"; finish; }; done
+need_tools sbverify sha256sum openssl
 W=$TEST_TMP
 R=$W/root
 mkdir -p "$W/keys"
@@ -21,14 +21,6 @@ openssl pkey -passin pass:snakeoil -in /usr/share/ovmf/PkKek-1-snakeoil.key -out
 cp "$CERT" "$W/keys/db.crt"
 inst() { local esp=$1; shift; "$LANTERN" install --esp "$esp" --root "$R" --keys "$W/keys" --efivars "$W/none" "$@"; }
 
-section() {
-  local line; line=$(lab_pe_sections "$1" | awk -v n="$2" '$1 == n')
-  [ -n "$line" ] || return 1
-  set -- "$1" $line
-  dd if="$1" bs=1 skip="$6" count="$3" status=none
-}
-hexof() { section "$1" "$2" | od -An -tx1 | tr -d ' \n'; }
-esppath() { section "$1" "$2" | tr '\\' '/' | sed 's|^/||'; }
 
 # boots ESP: prints nothing and succeeds when the ESP boots a complete generation; else prints why.
 boots() {
@@ -38,9 +30,9 @@ boots() {
   [ -n "$d" ] || { echo "no default in loader.conf"; return 1; }
   s=$e/EFI/Linux/$d
   sbverify --cert "$CERT" "$s" >/dev/null 2>&1 || { echo "default stub $d missing or unsigned"; return 1; }
-  k=$(esppath "$s" .linux); i=$(esppath "$s" .initrd)
-  [ "$(sha256sum <"$e/$k" 2>/dev/null | cut -c1-64)" = "$(hexof "$s" .linuxh)" ] || { echo "kernel $k missing or wrong"; return 1; }
-  [ "$(sha256sum <"$e/$i" 2>/dev/null | cut -c1-64)" = "$(hexof "$s" .initrdh)" ] || { echo "initrd $i missing or wrong"; return 1; }
+  k=$(lab_pe_section_esp_path "$s" .linux); i=$(lab_pe_section_esp_path "$s" .initrd)
+  [ "$(sha256sum <"$e/$k" 2>/dev/null | cut -c1-64)" = "$(lab_pe_section_hex "$s" .linuxh)" ] || { echo "kernel $k missing or wrong"; return 1; }
+  [ "$(sha256sum <"$e/$i" 2>/dev/null | cut -c1-64)" = "$(lab_pe_section_hex "$s" .initrdh)" ] || { echo "initrd $i missing or wrong"; return 1; }
 }
 tree() { (cd "$1" && find . -type f | sort && find . -type f -exec sha256sum {} + | awk '{ print $1 }' | sort); }
 

@@ -18,8 +18,8 @@
 SM=/usr/lib/systemd/systemd-measure
 CERT=/usr/share/ovmf/PkKek-1-snakeoil.pem
 STUB=$LANTERN_BUILD/lantern-stub-x64.efi
-for t in sbverify sha256sum jq openssl "$SM"; do command -v "$t" >/dev/null || { not_ok "needs $t"; finish; }; done
-[ -f "$STUB" ] || { not_ok "needs $STUB"; finish; }
+need_tools sbverify sha256sum jq openssl "$SM"
+need_files "$STUB"
 W=$TEST_TMP
 R=$W/root
 E=$W/esp
@@ -38,15 +38,6 @@ mkdir -p "$E/loader" "$W/efivars"
 printf 'timeout 0\n# a comment the installer keeps\neditor no\n' >"$E/loader/loader.conf"
 
 snapshot() { (cd "$1" && find . -type f -printf '%p %T@ %s\n' | sort && find . -type f -exec sha256sum {} + | sort); }
-# section FILE NAME: the section's VirtualSize bytes.
-section() {
-  local line; line=$(lab_pe_sections "$1" | awk -v n="$2" '$1 == n')
-  [ -n "$line" ] || return 1
-  set -- "$1" $line
-  dd if="$1" bs=1 skip="$6" count="$3" status=none
-}
-hexof() { section "$1" "$2" | od -An -tx1 | tr -d ' \n'; }
-esppath() { section "$1" "$2" | tr '\\' '/' | sed 's|^/||'; }
 
 out=$(inst 2>&1); rc=$?
 check_eq "first install exits 0" "$rc" 0
@@ -73,10 +64,10 @@ pred=$("$LANTERN" predict --root "$R" --json)
 for s in "$E"/EFI/Linux/nixos-generation-*.efi; do
   n=$(basename "$s" | sed 's/^nixos-generation-\([0-9]*\).*/\1/')
   spec=null; [[ $s == *-specialisation-debug-* ]] && spec='"debug"'
-  k=$(esppath "$s" .linux); i=$(esppath "$s" .initrd)
-  check_eq "gen $n spec $spec: .linuxh = sha256sum of $k" "$(hexof "$s" .linuxh)" "$(sha256sum <"$E/$k" | cut -c1-64)"
-  check_eq "gen $n spec $spec: .initrdh = sha256sum of $i" "$(hexof "$s" .initrdh)" "$(sha256sum <"$E/$i" | cut -c1-64)"
-  section "$s" .cmdline >"$W/cmdline"; section "$s" .osrel >"$W/osrel"
+  k=$(lab_pe_section_esp_path "$s" .linux); i=$(lab_pe_section_esp_path "$s" .initrd)
+  check_eq "gen $n spec $spec: .linuxh = sha256sum of $k" "$(lab_pe_section_hex "$s" .linuxh)" "$(sha256sum <"$E/$k" | cut -c1-64)"
+  check_eq "gen $n spec $spec: .initrdh = sha256sum of $i" "$(lab_pe_section_hex "$s" .initrdh)" "$(sha256sum <"$E/$i" | cut -c1-64)"
+  lab_pe_section "$s" .cmdline >"$W/cmdline"; lab_pe_section "$s" .osrel >"$W/osrel"
   check_eq "gen $n spec $spec: .cmdline = lantern predict's" "$(cat "$W/cmdline")" \
     "$(jq -r ".generations[] | select(.generation == $n and .specialisation == $spec) | .cmdline" <<<"$pred")"
   want=$(jq -r ".generations[] | select(.generation == $n and .specialisation == $spec) | .pcrs.sha256[\"11\"]" <<<"$pred")
@@ -160,13 +151,13 @@ install_secrets_script "$R" 5 "SECRET-MARKER"
 out=$(inst 2>&1); rc=$?
 check_eq "install with initrdSecrets: exit 0" "$rc" 0
 s5=$(ls "$E"/EFI/Linux/nixos-generation-5-*.efi)
-i5=$(esppath "$s5" .initrd)
+i5=$(lab_pe_section_esp_path "$s5" .initrd)
 check "the installed initrd is the store initrd + the secrets" bash -c "cat '$W/i1' <(printf SECRET-MARKER) | cmp - '$E/$i5'"
-check_eq "its .initrdh = sha256sum of that" "$(hexof "$s5" .initrdh)" "$(sha256sum <"$E/$i5" | cut -c1-64)"
+check_eq "its .initrdh = sha256sum of that" "$(lab_pe_section_hex "$s5" .initrdh)" "$(sha256sum <"$E/$i5" | cut -c1-64)"
 check "no temporary initrd is left behind" bash -c "! ls \${TMPDIR:-/tmp}/lantern-initrd.* 2>/dev/null | grep -q ."
 
 # Tampering with an installed kernel: --status --verify says so (exit 1), install --verify repairs it.
-k=$(esppath "$s5" .linux)
+k=$(lab_pe_section_esp_path "$s5" .linux)
 printf 'X' | dd of="$E/$k" bs=1 seek=1000 conv=notrunc status=none
 st=$(inst --status --verify --json); rc=$?
 check_eq "--status --verify on a tampered kernel: exit 1" "$rc" 1

@@ -142,6 +142,24 @@ lab_pe_sections() {
         done
 }
 
+# lab_pe_section FILE NAME: prints the VirtualSize bytes of the section NAME of the PE file FILE; fails when
+# FILE has no such section.
+lab_pe_section() {
+        local line
+        line=$(lab_pe_sections "$1" | awk -v n="$2" '$1 == n')
+        [ -n "$line" ] || return 1
+        set -- "$1" $line
+        dd if="$1" bs=1 skip="$6" count="$3" status=none
+}
+
+# lab_pe_section_hex FILE NAME: the same bytes as lowercase hex on one line (the .linuxh/.initrdh SHA-256 of a
+# thin stub).
+lab_pe_section_hex() { lab_pe_section "$1" "$2" | od -An -tx1 | tr -d ' \n'; }
+
+# lab_pe_section_esp_path FILE NAME: a section holding an ESP path (\EFI\...: a thin stub's .linux/.initrd) as a
+# path relative to the ESP's root (EFI/...).
+lab_pe_section_esp_path() { lab_pe_section "$1" "$2" | tr '\\' '/' | sed 's|^/||'; }
+
 # lab_uki_sections OUT STUB NAME=FILE...: writes OUT, STUB with a section NAME holding FILE added for each
 # argument, in the given PE order, with objcopy --add-section and --change-section-vma: each page-aligned above
 # the one before, the first above the stub's last section, VirtualSize = the file's size
