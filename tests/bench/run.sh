@@ -13,6 +13,7 @@
 # WORK/*.json.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/lab/lab.sh"
 build=$top/build
 work=$top/.cache/bench
 runs=20
@@ -58,22 +59,12 @@ for f in "$top"/tests/fixtures/boot/*/eventlog.bin; do [ -s "$f" ] && logs+=("$f
 logs+=("$synthetic")
 
 # --- agreement checks ---------------------------------------------------------------------------------
-# tpm2_eventlog's "pcrs:" section as "<bank> <pcr> <lowercase hex>".
-peer_pcrs() {
-  tpm2_eventlog "$1" 2>/dev/null | awk '
-    /^pcrs:/ { in_pcrs = 1; next }
-    in_pcrs && /^  [a-z0-9_]+:$/ { bank = $1; sub(/:$/, "", bank); next }
-    in_pcrs && /^ +[0-9]+ *: *0x[0-9A-Fa-f]+$/ {
-      line = $0; gsub(/[ :]/, " ", line); split(line, f, " ")
-      hex = tolower(f[2]); sub(/^0x/, "", hex); print bank, f[1], hex
-    }'
-}
 # lantern's text output: "<bank> <pcr> <hex>" lines.
 lantern_pcrs() {
   "$lantern" eventlog replay "$1" | awk 'NF == 3 && $2 ~ /^[0-9]+$/ { print $1, $2, tolower($3) }'
 }
 for log in "${logs[@]}"; do
-  peer=$(peer_pcrs "$log") || die "tpm2_eventlog failed on $log"
+  peer=$(lab_eventlog_pcrs "$log") || die "tpm2_eventlog failed on $log"
   ours=$(lantern_pcrs "$log") || die "lantern eventlog replay failed on $log"
   [ -n "$peer" ] || die "tpm2_eventlog printed no PCRs for $log"
   # Every PCR tpm2_eventlog reports must be in ours with the same value; ours may list more PCRs

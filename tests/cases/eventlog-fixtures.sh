@@ -2,22 +2,11 @@
 # the PCRs read in the guest and tpm2_eventlog's replay, every real digest check passes, and tampered logs and
 # PCR files are caught.
 . "$(dirname "$0")/../lib.sh"
+. "$LANTERN_TOP/tests/lab/lab.sh"
 
 for tool in tpm2_eventlog jq python3; do
   command -v "$tool" >/dev/null || { not_ok "$tool is installed"; finish; }
 done
-
-# tpm2_eventlog's "pcrs:" section ("  sha256:" then "    11 : 0xABCD...") as "<bank> <pcr> <lowercase hex>".
-tpm2_replay() {
-  tpm2_eventlog "$1" 2>/dev/null | awk '
-    /^pcrs:/ { on = 1; next }
-    on && /^  [a-z0-9_]+:$/ { bank = $1; sub(/:$/, "", bank); next }
-    on && /^ +[0-9]+ *: *0x[0-9A-Fa-f]+$/ {
-      line = $0; gsub(/[ :]/, " ", line); split(line, f, " ")
-      hex = tolower(f[2]); sub(/^0x/, "", hex)
-      print bank, f[1], hex
-    }'
-}
 
 # Writes a copy of $1 to $2 with the 4 bytes at offset $3 replaced by the little-endian u32 $4.
 patch_u32() {
@@ -42,7 +31,7 @@ for dir in "$LANTERN_FIXTURES"/boot/*/; do
   # Replay against both oracles.
   "$LANTERN" eventlog replay "$log" >"$t/replay" 2>"$t/err"
   check_eq "$name: replay exits 0" "$?" 0
-  tpm2_replay "$log" >"$t/tpm2"
+  lab_eventlog_pcrs "$log" >"$t/tpm2"
   check "$name: tpm2_eventlog replays the log" test -s "$t/tpm2"
   check_eq "$name: replay equals tpm2_eventlog's, every bank and PCR" "$(cat "$t/replay")" "$(cat "$t/tpm2")"
   awk '{print $1}' "$t/replay" | uniq >"$t/banks"

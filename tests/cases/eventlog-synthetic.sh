@@ -2,6 +2,7 @@
 # log with a StartupLocality event (tpm2_eventlog and hashlib as oracles), and `verify --tcti` against swtpm
 # after extending the log's digests with tpm2_pcrextend.
 . "$(dirname "$0")/../lib.sh"
+. "$LANTERN_TOP/tests/lab/lab.sh"
 . "$LANTERN_TOP/tests/swtpm.sh"
 
 for tool in python3 tpm2_eventlog tpm2_pcrextend swtpm; do
@@ -74,17 +75,6 @@ open(extends_out, "w").write("\n".join(extends) + "\n")
 EOF
 }
 
-tpm2_replay() {
-  tpm2_eventlog "$1" 2>/dev/null | awk '
-    /^pcrs:/ { on = 1; next }
-    on && /^  [a-z0-9_]+:$/ { bank = $1; sub(/:$/, "", bank); next }
-    on && /^ +[0-9]+ *: *0x[0-9A-Fa-f]+$/ {
-      line = $0; gsub(/[ :]/, " ", line); split(line, f, " ")
-      hex = tolower(f[2]); sub(/^0x/, "", hex)
-      print bank, f[1], hex
-    }'
-}
-
 # The SHA-1-only format.
 check "build a SHA-1 format log" build_log sha1 "$TEST_TMP/sha1.bin" "$TEST_TMP/sha1.pcrs" "$TEST_TMP/sha1.ext"
 "$LANTERN" eventlog replay "$TEST_TMP/sha1.bin" >"$TEST_TMP/sha1.replay" 2>"$TEST_TMP/err"
@@ -126,7 +116,7 @@ open(sys.argv[2], "wb").write(data[:hdr] + data[hdr + n + 4 + size:])
 EOF
 "$LANTERN" eventlog replay "$TEST_TMP/tpm.bin" >"$TEST_TMP/tpm.replay"
 check_eq "agile log without StartupLocality: replay equals tpm2_eventlog's" "$(cat "$TEST_TMP/tpm.replay")" \
-  "$(tpm2_replay "$TEST_TMP/tpm.bin")"
+  "$(lab_eventlog_pcrs "$TEST_TMP/tpm.bin")"
 check_eq "agile log without StartupLocality: only PCR 0 differs from the locality 3 replay" \
   "$(diff "$TEST_TMP/tpm.replay" "$TEST_TMP/agile.replay" | grep -c '^<')" 4
 swtpm_start "$TEST_TMP/tpm" || { not_ok "swtpm starts"; finish; }
