@@ -6,13 +6,12 @@
 #   sign: sbverify --cert, osslsigncode verify and pesign -S accept the signature, pesign -h is unchanged by
 #   signing, `install verify` accepts sbsign's signature and refuses other keys, tampering and garbage.
 . "$(dirname "$0")/../lib.sh"
+. "$LANTERN_TOP/tests/lab/lab.sh"
 
 STUB=$LANTERN_BUILD/lantern-stub-x64.efi
 CERT=/usr/share/ovmf/PkKek-1-snakeoil.pem
-for t in objcopy objdump sbverify sbsign osslsigncode pesign openssl cmp; do
-  command -v $t >/dev/null || { not_ok "needs $t"; finish; }
-done
-[ -f "$STUB" ] || { not_ok "needs $STUB"; finish; }
+need_tools objcopy objdump sbverify sbsign osslsigncode pesign openssl cmp
+need_files "$STUB"
 W=$TEST_TMP
 openssl pkey -passin pass:snakeoil -in /usr/share/ovmf/PkKek-1-snakeoil.key -out "$W/db.key" 2>/dev/null
 
@@ -25,23 +24,14 @@ head -c 32 /dev/urandom >"$W/initrdh"
 specs=(.osrel="$W/osrel" .cmdline="$W/cmdline" .linux="$W/linux" .linuxh="$W/linuxh" .initrd="$W/initrd" .initrdh="$W/initrdh")
 
 # objcopy's way, as docs/STUB.md describes it.
-end=0
-while read -r idx name size vma rest; do
-  [[ $idx =~ ^[0-9]+$ ]] || continue
-  e=$((0x$vma + 0x$size)); ((e > end)) && end=$e
-done < <(objdump -h -w "$STUB")
-a=$(((end + 0xfff) & ~0xfff)); args=(); ours=()
-for spec in "${specs[@]}"; do
-  args+=(--add-section "$spec" --change-section-vma "${spec%%=*}=$(printf 0x%x $a)")
-  ours+=(--section "$spec")
-  a=$(((a + $(stat -c %s "${spec#*=}") + 0xfff) & ~0xfff))
-done
-objcopy "${args[@]}" "$STUB" "$W/ref.efi"
+lab_uki_sections "$W/ref.efi" "$STUB" "${specs[@]}"
+ours=()
+for spec in "${specs[@]}"; do ours+=(--section "$spec"); done
 check "build-stub runs" "$LANTERN" install build-stub "${ours[@]}" "$STUB" "$W/ours.efi"
 # Blank the TimeDateStamp (PE header + 8) and CheckSum (PE header + 24 + 64) of both, pad the reference to 8
 # bytes as build-stub does, then compare.
 blank() {
-  local pe; pe=$(od -An -tu4 -j 60 -N 4 "$1" | tr -d ' ')
+  local pe; pe=$(lab_u32 "$1" 60)
   cp "$1" "$2"
   dd if=/dev/zero of="$2" bs=1 seek=$((pe + 8)) count=4 conv=notrunc status=none
   dd if=/dev/zero of="$2" bs=1 seek=$((pe + 88)) count=4 conv=notrunc status=none
@@ -78,7 +68,7 @@ check_eq "install verify: another key" "$("$LANTERN" install verify --cert "$CER
   "$W/other.efi: signed by another key
 exit 1"
 cp "$W/signed.efi" "$W/tampered.efi"
-printf 'X' | dd of="$W/tampered.efi" bs=1 seek=$(( $(od -An -tu4 -j 60 -N 4 "$W/ours.efi") + 300 )) conv=notrunc status=none
+printf 'X' | dd of="$W/tampered.efi" bs=1 seek=$(( $(lab_u32 "$W/ours.efi" 60) + 300 )) conv=notrunc status=none
 check "sbverify refuses a tampered stub" bash -c "! sbverify --cert '$CERT' '$W/tampered.efi' >/dev/null 2>&1"
 check_eq "install verify: tampered" "$("$LANTERN" install verify --cert "$CERT" "$W/tampered.efi"; echo "exit $?")" \
   "$W/tampered.efi: bad signature
