@@ -9,7 +9,10 @@
 #   6. predict every generation's PCRs 4, 7, 9, 11, 12 from the bootspecs, the ESP and that boot's event log
 #      (lantern predict), then switch the default to generation 1 (never booted) and boot it: the guest's PCRs
 #      equal the prediction made before the boot;
-#   7. check the event log against the PCRs (lantern eventlog verify) and compute the PolicyOR over all
+#   7. seal a LUKS2 key to generation 1's predicted PCR 7 + 11 before it has ever booted (lantern luks enroll
+#      --pcr-values, a systemd-cryptenroll compatible token); in the boot of step 6 the initrd unlocks the volume
+#      (lantern luks unlock); generation 2's initrd is refused;
+#   8. check the event log against the PCRs (lantern eventlog verify) and compute the PolicyOR over all
 #      generations that a secret can be sealed to (lantern predict --policy-pcrs).
 # Usage: scripts/demo.sh [WORKDIR]   (default: a fresh directory under /tmp, kept for inspection)
 set -euo pipefail
@@ -27,6 +30,7 @@ L=$top/build/lantern
 [ -x "$L" ] && [ -f build/lantern-stub-x64.efi ] || die "build did not produce build/lantern and the stub"
 
 . "$top/tests/lab/lab.sh"
+. "$top/tests/swtpm.sh"
 . "$top/tests/lab/profile.sh"
 W=${1:-$(mktemp -d /tmp/lantern-demo.XXXXXX)}
 mkdir -p "$W"
@@ -48,9 +52,13 @@ R=$W/initrd-root
 rm -rf "$R"
 mkdir -p "$R/usr/bin" "$R/keys"
 cp "$L" "$R/usr/bin/lantern"
-for lib in $(ldd "$L" | grep -o '/[^ ]*'); do mkdir -p "$R$(dirname "$lib")"; cp -L "$lib" "$R$lib"; done
+# The guest talks to its TPM through /dev/tpmrm0: tpm2-tss loads the device TCTI at run time.
+for lib in $(ldd "$L" | grep -o '/[^ ]*') /usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0; do
+  mkdir -p "$R$(dirname "$lib")"; cp -L "$lib" "$R$lib"
+done
 cp "$W"/keys/*.auth "$R/keys/"
 cp "$(dirname "$K")/../lib/modules/$kver/kernel/fs/efivarfs/efivarfs.ko" "$R/"
+cp "$(dirname "$K")/../lib/modules/$kver/kernel/drivers/firmware/qemu_fw_cfg.ko" "$R/"
 cat >"$W/extra.sh" <<'EOS'
 insmod /efivarfs.ko
 mount -t efivarfs efivarfs /sys/firmware/efi/efivars
@@ -58,6 +66,17 @@ echo "guest: booted $(cat /proc/cmdline | tr ' ' '\n' | grep '^lantern\.' | tr '
 /usr/bin/lantern keys status | sed 's/^/guest: /'
 if /usr/bin/lantern keys status | grep -q '^setup-mode: yes'; then
   /usr/bin/lantern keys enroll /keys | sed 's/^/guest: /'
+fi
+# A LUKS2 volume handed in by the host (it cannot be in the initrd: the initrd is measured into PCR 11).
+insmod /qemu_fw_cfg.ko
+luks=/sys/firmware/qemu_fw_cfg/by_name/opt/lantern/luks.img/raw
+if [ -e "$luks" ]; then
+  cat "$luks" >/tmp/luks.img
+  if /usr/bin/lantern luks unlock --tcti device:/dev/tpmrm0 --test /tmp/luks.img >/tmp/luks.out 2>&1; then
+    echo "guest: LUKS volume unlocked with the TPM-sealed key"
+  else
+    echo "guest: LUKS unlock refused: $(tail -1 /tmp/luks.out)"
+  fi
 fi
 EOS
 LAB_INITRD_DIR=$R lab_initrd "$W/initrd.img" "$W/extra.sh"
@@ -96,11 +115,28 @@ step "6. Predict every generation from bootspec + ESP + this machine's event log
 "$L" predict --root "$P" --esp "$E" --eventlog "$W/boot2/eventlog.bin" --bank sha256
 "$L" predict --root "$P" --esp "$E" --eventlog "$W/boot2/eventlog.bin" --bank sha1,sha256,sha384,sha512 \
   --json >"$W/prediction.json"
+
+step "7. A LUKS2 key sealed to generation 1's predicted PCR 7 + 11 (generation 1 has never booted)"
+rm -f "$W/luks.img"
+# Small: the guest reads it through fw_cfg, which is slow under TCG.
+truncate -s 2M "$W/luks.img"
+printf 'demo-passphrase' | cryptsetup luksFormat --type luks2 -q --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+  --luks2-metadata-size 16k --luks2-keyslots-size 512k --key-size 256 --key-file - "$W/luks.img"
+jq -r '.generations[] | select(.generation == 1 and .specialisation == null) | .pcrs.sha256 |
+  "sha256 7 \(.["7"])", "sha256 11 \(.["11"])"' "$W/prediction.json" | tee "$W/gen1.pcrs"
+swtpm_start "$W/tpm" # the machine's own TPM state, from the host side, between boots
+printf 'demo-passphrase' >"$W/passphrase"
+"$L" luks enroll --tcti "$SWTPM_TCTI" --pcrs 7,11 --pcr-values "$W/gen1.pcrs" --key-file "$W/passphrase" "$W/luks.img"
+swtpm_stop "$W/tpm"
+"$L" luks list "$W/luks.img"
+LUKS=(--qemu-arg -fw_cfg --qemu-arg "name=opt/lantern/luks.img,file=$W/luks.img")
+
 g1=$(basename "$E"/EFI/Linux/nixos-generation-1-*.efi)
 sed -i "s/^default .*/default $g1/" "$E/loader/loader.conf"
 echo "loader.conf default -> $g1 (generation 1 has never booted)"
-lab_boot "$W/boot3" "$E" --secureboot --vars "$W/vars.fd" --tpmstate "$W/tpm"
-grep '^guest: booted' "$W/boot3/serial.log"
+lab_boot "$W/boot3" "$E" --secureboot --vars "$W/vars.fd" --tpmstate "$W/tpm" "${LUKS[@]}"
+grep -E '^guest: (booted|LUKS)' "$W/boot3/serial.log"
+grep -q '^guest: LUKS volume unlocked' "$W/boot3/serial.log" || die "generation 1 did not unlock its LUKS volume"
 fail=0
 for bank in sha1 sha256 sha384 sha512; do
   for pcr in 4 7 9 11 12; do
@@ -113,9 +149,16 @@ for bank in sha1 sha256 sha384 sha512; do
 done
 [ "$fail" -eq 0 ] || die "a predicted PCR differs from the booted one"
 
-step "7. Event log verification and a policy for sealing to every generation"
+g2=$(basename "$E"/EFI/Linux/nixos-generation-2-*.efi)
+sed -i "s/^default .*/default $g2/" "$E/loader/loader.conf"
+echo "loader.conf default -> $g2: the key is not sealed to it"
+lab_boot "$W/boot4" "$E" --secureboot --vars "$W/vars.fd" --tpmstate "$W/tpm" "${LUKS[@]}"
+grep -E '^guest: (booted|LUKS)' "$W/boot4/serial.log"
+grep -q '^guest: LUKS unlock refused' "$W/boot4/serial.log" || die "generation 2 unlocked a volume sealed to generation 1"
+
+step "8. Event log verification and a policy for sealing to every generation"
 "$L" eventlog verify "$W/boot3/eventlog.bin" --pcrs "$W/boot3/pcrs.txt" | tail -5
 "$L" predict --root "$P" --esp "$E" --eventlog "$W/boot2/eventlog.bin" --policy-pcrs 7,11 --json |
   jq '{policyOr, generations: [.generations[] | {generation, specialisation, policy: .policy.sha256}]}'
 
-step "Demo complete: keys enrolled, generations installed and booted under Secure Boot, PCRs predicted before boot"
+step "Demo complete: keys enrolled, generations installed and booted under Secure Boot, PCRs predicted before boot, LUKS opened only on the generation it was sealed to"
