@@ -12,7 +12,10 @@
 #   7. seal a LUKS2 key to generation 1's predicted PCR 7 + 11 before it has ever booted (lantern luks enroll
 #      --pcr-values, a systemd-cryptenroll compatible token); in the boot of step 6 the initrd unlocks the volume
 #      (lantern luks unlock); generation 2's initrd is refused;
-#   8. check the event log against the PCRs (lantern eventlog verify) and compute the PolicyOR over all
+#   8. remote attestation: lanternd (the fleet verifier, on the host's loopback) holds generation 1's predicted
+#      PCRs as its golden values; in the same boots the initrd runs lantern attest over the network (EK certificate,
+#      credential activation, quote, event log): generation 1 passes and receives its secret, generation 2 fails;
+#   9. check the event log against the PCRs (lantern eventlog verify) and compute the PolicyOR over all
 #      generations that a secret can be sealed to (lantern predict --policy-pcrs).
 # Usage: scripts/demo.sh [WORKDIR]   (default: a fresh directory under /tmp, kept for inspection)
 set -euo pipefail
@@ -58,7 +61,14 @@ for lib in $(ldd "$L" | grep -o '/[^ ]*') /usr/lib/x86_64-linux-gnu/libtss2-tcti
 done
 cp "$W"/keys/*.auth "$R/keys/"
 cp "$(dirname "$K")/../lib/modules/$kver/kernel/fs/efivarfs/efivarfs.ko" "$R/"
-cp "$(dirname "$K")/../lib/modules/$kver/kernel/drivers/firmware/qemu_fw_cfg.ko" "$R/"
+MODS=$(dirname "$K")/../lib/modules/$kver/kernel
+cp "$MODS/drivers/firmware/qemu_fw_cfg.ko" "$R/"
+mkdir -p "$R/modules"
+for m in drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_legacy_dev \
+         drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci net/core/failover drivers/net/net_failover \
+         drivers/net/virtio_net; do
+  cp "$MODS/$m.ko" "$R/modules/"
+done
 cat >"$W/extra.sh" <<'EOS'
 insmod /efivarfs.ko
 mount -t efivarfs efivarfs /sys/firmware/efi/efivars
@@ -77,6 +87,17 @@ if [ -e "$luks" ]; then
   else
     echo "guest: LUKS unlock refused: $(tail -1 /tmp/luks.out)"
   fi
+fi
+# A fleet verifier named by the host: bring up the network and attest.
+verifier=/sys/firmware/qemu_fw_cfg/by_name/opt/lantern/verifier/raw
+if [ -e "$verifier" ]; then
+  for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net; do
+    insmod /modules/$m.ko
+  done
+  n=0; while [ ! -e /sys/class/net/eth0 ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+  ip link set lo up; ip link set eth0 up
+  ip addr add 10.0.2.15/24 dev eth0; ip route add default via 10.0.2.2
+  /usr/bin/lantern attest --verifier "$(cat "$verifier")" --tcti device:/dev/tpmrm0 2>&1 | sed 's/^/guest: attest: /'
 fi
 EOS
 LAB_INITRD_DIR=$R lab_initrd "$W/initrd.img" "$W/extra.sh"
@@ -103,11 +124,17 @@ echo "sbverify --cert db.crt accepts every stub and systemd-boot"
 
 step "4. Firmware in Setup Mode: the initrd enrolls PK, KEK and db"
 cp "$LAB_OVMF_VARS" "$W/vars.fd"
-lab_boot "$W/boot1" "$E" --secureboot --vars "$W/vars.fd" --tpmstate "$W/tpm"
+# A manufactured TPM: EK certificate in NV (signed by swtpm's local CA), all four PCR banks active.
+rm -rf "$W/tpm"
+mkdir -p "$W/tpm"
+swtpm_setup --tpm2 --tpmstate "$W/tpm" --create-ek-cert --pcr-banks sha1,sha256,sha384,sha512 --overwrite >/dev/null
+# Every boot has the same devices (a NIC without option ROM), so the firmware measures the same things.
+NET=(--qemu-arg -netdev --qemu-arg "user,id=n0" --qemu-arg -device --qemu-arg "virtio-net-pci,netdev=n0,romfile=")
+lab_boot "$W/boot1" "$E" --secureboot --vars "$W/vars.fd" --tpmstate "$W/tpm" "${NET[@]}"
 grep '^guest:' "$W/boot1/serial.log"
 
 step "5. Reboot: Secure Boot enforced by our keys, newest generation"
-lab_boot "$W/boot2" "$E" --secureboot --vars "$W/vars.fd" --tpmstate "$W/tpm"
+lab_boot "$W/boot2" "$E" --secureboot --vars "$W/vars.fd" --tpmstate "$W/tpm" "${NET[@]}"
 grep '^guest:' "$W/boot2/serial.log"
 grep -q '^guest: secure-boot: enabled' "$W/boot2/serial.log" || die "Secure Boot is not enforced"
 
@@ -131,12 +158,40 @@ swtpm_stop "$W/tpm"
 "$L" luks list "$W/luks.img"
 LUKS=(--qemu-arg -fw_cfg --qemu-arg "name=opt/lantern/luks.img,file=$W/luks.img")
 
+step "8. lanternd, the fleet verifier: generation 1's predicted PCRs are the golden values"
+TOKEN=$(openssl rand -hex 24)
+printf '%s\n' "$TOKEN" >"$W/token"
+rm -f "$W/lanternd.pid" "$W/lanternd.db"
+"$top/build/lanternd" --listen 127.0.0.1:0 --db "$W/lanternd.db" --pid-file "$W/lanternd.pid" \
+  --admin-token-file "$W/token" >"$W/lanternd.log" 2>&1 &
+for _ in $(seq 50); do [ -s "$W/lanternd.pid" ] && break; sleep 0.1; done
+[ -s "$W/lanternd.pid" ] || die "lanternd did not start: $(cat "$W/lanternd.log")"
+stop_lanternd() { [ -s "$W/lanternd.pid" ] && kill "$(cat "$W/lanternd.pid")" 2>/dev/null; }
+trap stop_lanternd EXIT
+PORT=$(ss -Htlnp | awk -v pid="pid=$(cat "$W/lanternd.pid")," '$0 ~ pid { sub(/.*:/, "", $4); print $4; exit }')
+[ -n "$PORT" ] || die "cannot find lanternd's port"
+echo "lanternd listens on 127.0.0.1:$PORT (pid $(cat "$W/lanternd.pid"))"
+swtpm_start "$W/tpm"
+ID=$("$L" attest id --tcti "$SWTPM_TCTI")
+swtpm_stop "$W/tpm"
+echo "machine id (from its EK): $ID"
+jq -c '{generations: [.generations[] | select(.generation == 1 and .specialisation == null)]}' "$W/prediction.json" \
+  >"$W/golden.json"
+curl -sf -H "Authorization: Bearer $TOKEN" --data-binary "@$W/golden.json" \
+  "http://127.0.0.1:$PORT/v1/machines/$ID/golden" >/dev/null || die "registering golden values failed"
+printf '{"secret":"%s"}' "$(printf fleet-credential-for-generation-1 | base64)" >"$W/secret.json"
+curl -sf -H "Authorization: Bearer $TOKEN" --data-binary "@$W/secret.json" \
+  "http://127.0.0.1:$PORT/v1/machines/$ID/secret" >/dev/null || die "registering the secret failed"
+echo "golden values: generation 1; secret registered"
+VERIFIER=(--qemu-arg -fw_cfg --qemu-arg "name=opt/lantern/verifier,string=http://10.0.2.2:$PORT")
+
 g1=$(basename "$E"/EFI/Linux/nixos-generation-1-*.efi)
 sed -i "s/^default .*/default $g1/" "$E/loader/loader.conf"
 echo "loader.conf default -> $g1 (generation 1 has never booted)"
-lab_boot "$W/boot3" "$E" --secureboot --vars "$W/vars.fd" --tpmstate "$W/tpm" "${LUKS[@]}"
-grep -E '^guest: (booted|LUKS)' "$W/boot3/serial.log"
+lab_boot "$W/boot3" "$E" --secureboot --vars "$W/vars.fd" --tpmstate "$W/tpm" "${NET[@]}" "${LUKS[@]}" "${VERIFIER[@]}"
+grep -E '^guest: (booted|LUKS|attest)' "$W/boot3/serial.log"
 grep -q '^guest: LUKS volume unlocked' "$W/boot3/serial.log" || die "generation 1 did not unlock its LUKS volume"
+grep -q '^guest: attest: verdict pass' "$W/boot3/serial.log" || die "generation 1 did not pass attestation"
 fail=0
 for bank in sha1 sha256 sha384 sha512; do
   for pcr in 4 7 9 11 12; do
@@ -152,13 +207,14 @@ done
 g2=$(basename "$E"/EFI/Linux/nixos-generation-2-*.efi)
 sed -i "s/^default .*/default $g2/" "$E/loader/loader.conf"
 echo "loader.conf default -> $g2: the key is not sealed to it"
-lab_boot "$W/boot4" "$E" --secureboot --vars "$W/vars.fd" --tpmstate "$W/tpm" "${LUKS[@]}"
-grep -E '^guest: (booted|LUKS)' "$W/boot4/serial.log"
+lab_boot "$W/boot4" "$E" --secureboot --vars "$W/vars.fd" --tpmstate "$W/tpm" "${NET[@]}" "${LUKS[@]}" "${VERIFIER[@]}"
+grep -E '^guest: (booted|LUKS|attest)' "$W/boot4/serial.log" | cut -c1-300
 grep -q '^guest: LUKS unlock refused' "$W/boot4/serial.log" || die "generation 2 unlocked a volume sealed to generation 1"
+grep -q '^guest: attest: verdict fail' "$W/boot4/serial.log" || die "generation 2 passed attestation"
 
-step "8. Event log verification and a policy for sealing to every generation"
+step "9. Event log verification and a policy for sealing to every generation"
 "$L" eventlog verify "$W/boot3/eventlog.bin" --pcrs "$W/boot3/pcrs.txt" | tail -5
 "$L" predict --root "$P" --esp "$E" --eventlog "$W/boot2/eventlog.bin" --policy-pcrs 7,11 --json |
   jq '{policyOr, generations: [.generations[] | {generation, specialisation, policy: .policy.sha256}]}'
 
-step "Demo complete: keys enrolled, generations installed and booted under Secure Boot, PCRs predicted before boot, LUKS opened only on the generation it was sealed to"
+step "Demo complete: keys enrolled, generations installed and booted under Secure Boot, PCRs predicted before boot, LUKS opened and attestation passed only on the approved generation"
