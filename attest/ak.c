@@ -2,7 +2,6 @@
 #include "ak.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,21 +17,6 @@
 #include "digest.h"
 
 #define NV_CHUNK 512
-
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...) {
-        if (!errbuf || errlen == 0)
-                return;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(errbuf, errlen, fmt, ap);
-        va_end(ap);
-}
-
-static int tss_error(char *errbuf, size_t errlen, const char *call, TSS2_RC rc) {
-        set_error(errbuf, errlen, "%s(0x%x) - %s", call, (unsigned) rc, Tss2_RC_Decode(rc));
-        return -EIO;
-}
 
 /* The TCG EK Credential Profile's default RSA 2048 EK template (L-1): its policy is
  * PolicySecret(TPM_RH_ENDORSEMENT). */
@@ -88,19 +72,20 @@ int attest_ek_cert_read(attest_tpm *tpm, uint8_t **ret, size_t *ret_size, char *
                 return -EINVAL;
         rc = Esys_TR_FromTPMPublic(ctx, ATTEST_EK_CERT_RSA_NV, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv);
         if (rc != TSS2_RC_SUCCESS) {
-                set_error(errbuf, errlen, "no EK certificate in NV index 0x%08x: Esys_TR_FromTPMPublic(0x%x) - %s",
-                          ATTEST_EK_CERT_RSA_NV, (unsigned) rc, Tss2_RC_Decode(rc));
+                attest_set_error(errbuf, errlen,
+                                 "no EK certificate in NV index 0x%08x: Esys_TR_FromTPMPublic(0x%x) - %s",
+                                 ATTEST_EK_CERT_RSA_NV, (unsigned) rc, Tss2_RC_Decode(rc));
                 return -ENOENT;
         }
         rc = Esys_NV_ReadPublic(ctx, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv_public, NULL);
         if (rc != TSS2_RC_SUCCESS) {
-                r = tss_error(errbuf, errlen, "Esys_NV_ReadPublic", rc);
+                r = attest_tss_error(errbuf, errlen, "Esys_NV_ReadPublic", rc, -EIO);
                 goto finish;
         }
         size = nv_public->nvPublic.dataSize;
         if (size == 0 || size > ATTEST_EK_CERT_MAX) {
-                set_error(errbuf, errlen, "NV index 0x%08x holds %zu bytes, not an EK certificate (at most %d)",
-                          ATTEST_EK_CERT_RSA_NV, size, ATTEST_EK_CERT_MAX);
+                attest_set_error(errbuf, errlen, "NV index 0x%08x holds %zu bytes, not an EK certificate (at most %d)",
+                                 ATTEST_EK_CERT_RSA_NV, size, ATTEST_EK_CERT_MAX);
                 r = -EBADMSG;
                 goto finish;
         }
@@ -114,13 +99,13 @@ int attest_ek_cert_read(attest_tpm *tpm, uint8_t **ret, size_t *ret_size, char *
                 UINT16 n = (UINT16) (size - off < NV_CHUNK ? size - off : NV_CHUNK);
                 rc = Esys_NV_Read(ctx, nv, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, n, (UINT16) off, &chunk);
                 if (rc != TSS2_RC_SUCCESS) {
-                        r = tss_error(errbuf, errlen, "Esys_NV_Read", rc);
+                        r = attest_tss_error(errbuf, errlen, "Esys_NV_Read", rc, -EIO);
                         goto finish;
                 }
                 if (chunk->size != n) {
                         Esys_Free(chunk);
-                        set_error(errbuf, errlen, "Esys_NV_Read returned %u bytes at offset %zu, asked %u",
-                                  (unsigned) chunk->size, off, (unsigned) n);
+                        attest_set_error(errbuf, errlen, "Esys_NV_Read returned %u bytes at offset %zu, asked %u",
+                                         (unsigned) chunk->size, off, (unsigned) n);
                         r = -EBADMSG;
                         goto finish;
                 }
@@ -148,19 +133,19 @@ int attest_machine_id(const uint8_t *cert_der, size_t size, char ret[ATTEST_MACH
         int n, r;
 
         if (!cert_der || size == 0 || size > ATTEST_EK_CERT_MAX) {
-                set_error(errbuf, errlen, "EK certificate: empty or larger than %d bytes", ATTEST_EK_CERT_MAX);
+                attest_set_error(errbuf, errlen, "EK certificate: empty or larger than %d bytes", ATTEST_EK_CERT_MAX);
                 return -EINVAL;
         }
         x = d2i_X509(NULL, &p, (long) size);
         if (!x || p != cert_der + size) {
                 X509_free(x);
-                set_error(errbuf, errlen, "EK certificate: not one DER X.509 certificate");
+                attest_set_error(errbuf, errlen, "EK certificate: not one DER X.509 certificate");
                 return -EBADMSG;
         }
         n = i2d_PUBKEY(X509_get0_pubkey(x), &spki);
         X509_free(x);
         if (n <= 0) {
-                set_error(errbuf, errlen, "EK certificate: no public key");
+                attest_set_error(errbuf, errlen, "EK certificate: no public key");
                 return -EBADMSG;
         }
         r = measure_hash(measure_alg_by_id(MEASURE_ALG_SHA256), spki, (size_t) n, digest);
@@ -185,10 +170,10 @@ static int create_primary(ESYS_CONTEXT *ctx, ESYS_TR hierarchy, const TPM2B_PUBL
         rc = Esys_CreatePrimary(ctx, hierarchy, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, template,
                                 &outside, &pcrs, &handle, &pub, NULL, NULL, NULL);
         if (rc != TSS2_RC_SUCCESS)
-                return tss_error(errbuf, errlen, "Esys_CreatePrimary", rc);
+                return attest_tss_error(errbuf, errlen, "Esys_CreatePrimary", rc, -EIO);
         rc = Esys_TR_GetName(ctx, handle, &name);
         if (rc != TSS2_RC_SUCCESS) {
-                r = tss_error(errbuf, errlen, "Esys_TR_GetName", rc);
+                r = attest_tss_error(errbuf, errlen, "Esys_TR_GetName", rc, -EIO);
                 Esys_FlushContext(ctx, handle);
                 Esys_Free(pub);
                 return r;
@@ -266,35 +251,36 @@ int attest_ak_activate(attest_tpm *tpm, const attest_key *ak, const attest_key *
         if (!ctx || !ak || !ek || !blob || !secret || !ret || !ret_size)
                 return -EINVAL;
         if (Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(blob, blob_size, &off, &id) != TSS2_RC_SUCCESS || off != blob_size) {
-                set_error(errbuf, errlen, "credential blob: not a TPM2B_ID_OBJECT (%zu bytes)", blob_size);
+                attest_set_error(errbuf, errlen, "credential blob: not a TPM2B_ID_OBJECT (%zu bytes)", blob_size);
                 return -EBADMSG;
         }
         off = 0;
         if (Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(secret, secret_size, &off, &enc) != TSS2_RC_SUCCESS ||
             off != secret_size) {
-                set_error(errbuf, errlen, "credential secret: not a TPM2B_ENCRYPTED_SECRET (%zu bytes)", secret_size);
+                attest_set_error(errbuf, errlen, "credential secret: not a TPM2B_ENCRYPTED_SECRET (%zu bytes)",
+                                 secret_size);
                 return -EBADMSG;
         }
 
         rc = Esys_StartAuthSession(ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL,
                                    TPM2_SE_POLICY, &sym, TPM2_ALG_SHA256, &session);
         if (rc != TSS2_RC_SUCCESS)
-                return tss_error(errbuf, errlen, "Esys_StartAuthSession", rc);
+                return attest_tss_error(errbuf, errlen, "Esys_StartAuthSession", rc, -EIO);
         rc = Esys_PolicySecret(ctx, ESYS_TR_RH_ENDORSEMENT, session, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
                                &empty_nonce, &empty_digest, &empty_nonce, 0, NULL, NULL);
         if (rc != TSS2_RC_SUCCESS) {
-                r = tss_error(errbuf, errlen, "Esys_PolicySecret", rc);
+                r = attest_tss_error(errbuf, errlen, "Esys_PolicySecret", rc, -EIO);
                 goto finish;
         }
         rc = Esys_ActivateCredential(ctx, ak->handle, ek->handle, ESYS_TR_PASSWORD, session, ESYS_TR_NONE, &id, &enc,
                                      &cert);
         if (rc != TSS2_RC_SUCCESS) {
-                r = tss_error(errbuf, errlen, "Esys_ActivateCredential", rc);
+                r = attest_tss_error(errbuf, errlen, "Esys_ActivateCredential", rc, -EIO);
                 goto finish;
         }
         session = ESYS_TR_NONE; /* the TPM closes a policy session that was not continued */
         if (cert->size > 64) {
-                set_error(errbuf, errlen, "Esys_ActivateCredential returned %u bytes", (unsigned) cert->size);
+                attest_set_error(errbuf, errlen, "Esys_ActivateCredential returned %u bytes", (unsigned) cert->size);
                 r = -EBADMSG;
                 goto finish;
         }
@@ -319,12 +305,12 @@ int attest_public_parse(const uint8_t *data, size_t size, TPM2B_PUBLIC *ret, cha
                 return -EINVAL;
         rc = Tss2_MU_TPM2B_PUBLIC_Unmarshal(data, size, &off, &pub);
         if (rc != TSS2_RC_SUCCESS) {
-                set_error(errbuf, errlen, "not a TPM2B_PUBLIC: Tss2_MU_TPM2B_PUBLIC_Unmarshal(0x%x) - %s",
-                          (unsigned) rc, Tss2_RC_Decode(rc));
+                attest_set_error(errbuf, errlen, "not a TPM2B_PUBLIC: Tss2_MU_TPM2B_PUBLIC_Unmarshal(0x%x) - %s",
+                                 (unsigned) rc, Tss2_RC_Decode(rc));
                 return -EBADMSG;
         }
         if (off != size) {
-                set_error(errbuf, errlen, "TPM2B_PUBLIC: %zu trailing bytes at offset %zu", size - off, off);
+                attest_set_error(errbuf, errlen, "TPM2B_PUBLIC: %zu trailing bytes at offset %zu", size - off, off);
                 return -EBADMSG;
         }
         *ret = pub;
@@ -351,11 +337,11 @@ int attest_public_name(const TPM2B_PUBLIC *pub, TPM2B_NAME *ret, char *errbuf, s
         if (!pub || !ret)
                 return -EINVAL;
         if (pub->publicArea.nameAlg != TPM2_ALG_SHA256) {
-                set_error(errbuf, errlen, "key name algorithm 0x%04x is not sha256", pub->publicArea.nameAlg);
+                attest_set_error(errbuf, errlen, "key name algorithm 0x%04x is not sha256", pub->publicArea.nameAlg);
                 return -EOPNOTSUPP;
         }
         if (Tss2_MU_TPMT_PUBLIC_Marshal(&pub->publicArea, buf, sizeof(buf), &off) != TSS2_RC_SUCCESS) {
-                set_error(errbuf, errlen, "cannot marshal the public area");
+                attest_set_error(errbuf, errlen, "cannot marshal the public area");
                 return -EBADMSG;
         }
         name.name[0] = TPM2_ALG_SHA256 >> 8;
@@ -377,18 +363,18 @@ int attest_ak_check(const TPM2B_PUBLIC *pub, char *errbuf, size_t errlen) {
                 return -EINVAL;
         p = &pub->publicArea;
         if (p->type != TPM2_ALG_RSA && p->type != TPM2_ALG_ECC) {
-                set_error(errbuf, errlen, "AK: key type 0x%04x is neither RSA nor ECC", p->type);
+                attest_set_error(errbuf, errlen, "AK: key type 0x%04x is neither RSA nor ECC", p->type);
                 return -EPERM;
         }
         if (p->nameAlg != TPM2_ALG_SHA256) {
-                set_error(errbuf, errlen, "AK: name algorithm 0x%04x is not sha256", p->nameAlg);
+                attest_set_error(errbuf, errlen, "AK: name algorithm 0x%04x is not sha256", p->nameAlg);
                 return -EPERM;
         }
         if ((p->objectAttributes & need) != need || (p->objectAttributes & TPMA_OBJECT_DECRYPT)) {
-                set_error(errbuf, errlen,
-                          "AK: attributes 0x%08x are not those of a restricted signing key kept in its TPM "
-                          "(fixedTPM|fixedParent|sensitiveDataOrigin|restricted|sign, no decrypt)",
-                          (unsigned) p->objectAttributes);
+                attest_set_error(errbuf, errlen,
+                                 "AK: attributes 0x%08x are not those of a restricted signing key kept in its TPM "
+                                 "(fixedTPM|fixedParent|sensitiveDataOrigin|restricted|sign, no decrypt)",
+                                 (unsigned) p->objectAttributes);
                 return -EPERM;
         }
         return 0;
@@ -415,7 +401,7 @@ int attest_public_to_pkey(const TPM2B_PUBLIC *pub, EVP_PKEY **ret, char *errbuf,
                 const TPM2B_PUBLIC_KEY_RSA *m = &p->unique.rsa;
                 uint32_t exp = p->parameters.rsaDetail.exponent ? p->parameters.rsaDetail.exponent : 65537;
                 if (m->size == 0 || m->size > sizeof(m->buffer)) {
-                        set_error(errbuf, errlen, "RSA key without a modulus");
+                        attest_set_error(errbuf, errlen, "RSA key without a modulus");
                         goto finish;
                 }
                 type = "RSA";
@@ -440,14 +426,15 @@ int attest_public_to_pkey(const TPM2B_PUBLIC *pub, EVP_PKEY **ret, char *errbuf,
                         field = 48;
                         break;
                 default:
-                        set_error(errbuf, errlen, "ECC curve 0x%04x is not supported (NIST P-256, P-384 are)",
-                                  p->parameters.eccDetail.curveID);
+                        attest_set_error(errbuf, errlen, "ECC curve 0x%04x is not supported (NIST P-256, P-384 are)",
+                                         p->parameters.eccDetail.curveID);
                         r = -EOPNOTSUPP;
                         goto finish;
                 }
                 if (q->x.size == 0 || q->x.size > field || q->y.size == 0 || q->y.size > field) {
-                        set_error(errbuf, errlen, "ECC point coordinates of %u and %u bytes for a %zu-byte curve",
-                                  (unsigned) q->x.size, (unsigned) q->y.size, field);
+                        attest_set_error(errbuf, errlen,
+                                         "ECC point coordinates of %u and %u bytes for a %zu-byte curve",
+                                         (unsigned) q->x.size, (unsigned) q->y.size, field);
                         goto finish;
                 }
                 /* Uncompressed point: 04 || x || y, each left-padded to the field size. */
@@ -462,7 +449,7 @@ int attest_public_to_pkey(const TPM2B_PUBLIC *pub, EVP_PKEY **ret, char *errbuf,
                         goto finish;
                 }
         } else {
-                set_error(errbuf, errlen, "key type 0x%04x is neither RSA nor ECC", p->type);
+                attest_set_error(errbuf, errlen, "key type 0x%04x is neither RSA nor ECC", p->type);
                 r = -EOPNOTSUPP;
                 goto finish;
         }
@@ -473,7 +460,7 @@ int attest_public_to_pkey(const TPM2B_PUBLIC *pub, EVP_PKEY **ret, char *errbuf,
                 goto finish;
         }
         if (EVP_PKEY_fromdata_init(ctx) <= 0 || EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
-                set_error(errbuf, errlen, "the %s public key is not valid", type);
+                attest_set_error(errbuf, errlen, "the %s public key is not valid", type);
                 goto finish;
         }
         *ret = pkey;

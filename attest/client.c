@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,16 +17,6 @@
 #include "digest.h"
 #include "quote.h"
 #include "tpm.h"
-
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...) {
-        if (!errbuf || errlen == 0)
-                return;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(errbuf, errlen, fmt, ap);
-        va_end(ap);
-}
 
 typedef struct buffer {
         char *data;
@@ -68,7 +57,7 @@ static int http_request(http *h, const char *path, const char *post, int *ret_st
         CURLcode rc;
 
         if (snprintf(url, sizeof(url), "%s%s", h->base, path) >= (int) sizeof(url)) {
-                set_error(errbuf, errlen, "verifier URL too long");
+                attest_set_error(errbuf, errlen, "verifier URL too long");
                 return -EINVAL;
         }
         curl_easy_reset(h->curl);
@@ -88,8 +77,8 @@ static int http_request(http *h, const char *path, const char *post, int *ret_st
         rc = curl_easy_perform(h->curl);
         curl_slist_free_all(headers);
         if (rc != CURLE_OK) {
-                set_error(errbuf, errlen, "%s %s: %s", post ? "POST" : "GET", url,
-                          b.overflow ? "response larger than 1 MiB" : curl_easy_strerror(rc));
+                attest_set_error(errbuf, errlen, "%s %s: %s", post ? "POST" : "GET", url,
+                                 b.overflow ? "response larger than 1 MiB" : curl_easy_strerror(rc));
                 free(b.data);
                 return -EIO;
         }
@@ -113,14 +102,14 @@ static int http_json(http *h, const char *path, const char *post, int want, json
                 *ret_status = status;
         o = json_tokener_parse(body);
         if (!o || !json_object_is_type(o, json_type_object)) {
-                set_error(errbuf, errlen, "%s: HTTP %d with a body that is not a JSON object", path, status);
+                attest_set_error(errbuf, errlen, "%s: HTTP %d with a body that is not a JSON object", path, status);
                 json_object_put(o);
                 free(body);
                 return -EBADMSG;
         }
         if (want && status != want) {
-                set_error(errbuf, errlen, "%s: HTTP %d: %s", path, status,
-                          json_object_object_get_ex(o, "error", &e) ? json_object_get_string(e) : body);
+                attest_set_error(errbuf, errlen, "%s: HTTP %d: %s", path, status,
+                                 json_object_object_get_ex(o, "error", &e) ? json_object_get_string(e) : body);
                 json_object_put(o);
                 free(body);
                 return status == 404 ? -ENOENT : -EPROTO;
@@ -173,7 +162,7 @@ static int read_eventlog(const char *path, uint8_t **ret, size_t *ret_size, char
         int fd = open(path, O_RDONLY | O_CLOEXEC);
 
         if (fd < 0) {
-                set_error(errbuf, errlen, "event log %s: %s", path, strerror(errno));
+                attest_set_error(errbuf, errlen, "event log %s: %s", path, strerror(errno));
                 return -errno;
         }
         /* securityfs files report no size: read until the end. */
@@ -183,8 +172,8 @@ static int read_eventlog(const char *path, uint8_t **ret, size_t *ret_size, char
                         if (cap > ATTEST_CLIENT_EVENTLOG_MAX + 1)
                                 cap = ATTEST_CLIENT_EVENTLOG_MAX + 1;
                         if (size == cap) {
-                                set_error(errbuf, errlen, "event log %s: larger than %u bytes", path,
-                                          ATTEST_CLIENT_EVENTLOG_MAX);
+                                attest_set_error(errbuf, errlen, "event log %s: larger than %u bytes", path,
+                                                 ATTEST_CLIENT_EVENTLOG_MAX);
                                 free(data);
                                 close(fd);
                                 return -EFBIG;
@@ -201,7 +190,7 @@ static int read_eventlog(const char *path, uint8_t **ret, size_t *ret_size, char
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
-                        set_error(errbuf, errlen, "event log %s: %s", path, strerror(errno));
+                        attest_set_error(errbuf, errlen, "event log %s: %s", path, strerror(errno));
                         free(data);
                         close(fd);
                         return -EIO;
@@ -212,7 +201,7 @@ static int read_eventlog(const char *path, uint8_t **ret, size_t *ret_size, char
         }
         close(fd);
         if (size == 0) {
-                set_error(errbuf, errlen, "event log %s: empty", path);
+                attest_set_error(errbuf, errlen, "event log %s: empty", path);
                 free(data);
                 return -EBADMSG;
         }
@@ -249,14 +238,14 @@ static int enroll(http *h, attest_tpm *tpm, const attest_key *ek, const attest_k
         if (r < 0)
                 goto finish;
         if (!(s = get_str(resp, "enrollment")) || strlen(s) >= sizeof(id)) {
-                set_error(errbuf, errlen, "/v1/enroll: no enrollment id in the answer");
+                attest_set_error(errbuf, errlen, "/v1/enroll: no enrollment id in the answer");
                 r = -EBADMSG;
                 goto finish;
         }
         snprintf(id, sizeof(id), "%s", s);
         if (!(s = get_str(resp, "credentialBlob")) || b64_decode(s, blob, sizeof(blob), &blob_size) < 0 ||
             !get_str(resp, "secret") || b64_decode(get_str(resp, "secret"), secret, sizeof(secret), &secret_size) < 0) {
-                set_error(errbuf, errlen, "/v1/enroll: no credentialBlob/secret in the answer");
+                attest_set_error(errbuf, errlen, "/v1/enroll: no credentialBlob/secret in the answer");
                 r = -EBADMSG;
                 goto finish;
         }
@@ -288,7 +277,7 @@ finish:
 static int save_file(const char *path, const char *text, char *errbuf, size_t errlen) {
         FILE *f = fopen(path, "we");
         if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
-                set_error(errbuf, errlen, "%s: %s", path, strerror(errno));
+                attest_set_error(errbuf, errlen, "%s: %s", path, strerror(errno));
                 return -errno;
         }
         return 0;
@@ -338,8 +327,8 @@ int attest_client_run(const attest_client_options *o, attest_client_result *ret,
         if (r < 0)
                 goto finish;
         if (status != 200 && status != 404) {
-                set_error(errbuf, errlen, "%s: HTTP %d: %s", path, status,
-                          get_str(resp, "error") ? get_str(resp, "error") : "unexpected answer");
+                attest_set_error(errbuf, errlen, "%s: HTTP %d: %s", path, status,
+                                 get_str(resp, "error") ? get_str(resp, "error") : "unexpected answer");
                 r = -EPROTO;
                 goto finish;
         }
@@ -359,7 +348,7 @@ int attest_client_run(const attest_client_options *o, attest_client_result *ret,
         s = get_str(resp, "nonce");
         if (!s || strlen(s) % 2 || strlen(s) / 2 > sizeof(nonce) || strlen(s) == 0 ||
             measure_unhex(s, nonce, strlen(s) / 2) < 0) {
-                set_error(errbuf, errlen, "/v1/nonce: no nonce in the answer");
+                attest_set_error(errbuf, errlen, "/v1/nonce: no nonce in the answer");
                 r = -EBADMSG;
                 goto finish;
         }
@@ -412,8 +401,8 @@ int attest_client_run(const attest_client_options *o, attest_client_result *ret,
         if (r < 0)
                 goto finish;
         if (res.status != 200 && res.status != 403) {
-                set_error(errbuf, errlen, "/v1/attest: HTTP %d: %s", res.status,
-                          get_str(resp, "error") ? get_str(resp, "error") : "unexpected answer");
+                attest_set_error(errbuf, errlen, "/v1/attest: HTTP %d: %s", res.status,
+                                 get_str(resp, "error") ? get_str(resp, "error") : "unexpected answer");
                 r = -EPROTO;
                 goto finish;
         }

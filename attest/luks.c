@@ -6,7 +6,6 @@
 #include <libcryptsetup.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,16 +16,6 @@ struct attest_luks {
         char *path;
         char log[512];          /* libcryptsetup's last error message */
 };
-
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...) {
-        if (!errbuf || errlen == 0)
-                return;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(errbuf, errlen, fmt, ap);
-        va_end(ap);
-}
 
 /* libcryptsetup would print to stderr; keep its last error for our message instead. */
 static void log_cb(int level, const char *msg, void *usrptr) {
@@ -207,33 +196,33 @@ int attest_luks_token_from_json(const char *json, attest_luks_token *ret, char *
         if (!json || !ret)
                 return -EINVAL;
         if (strnlen(json, ATTEST_LUKS_TOKEN_JSON_MAX + 1) > ATTEST_LUKS_TOKEN_JSON_MAX) {
-                set_error(errbuf, errlen, "token JSON is larger than %u bytes", ATTEST_LUKS_TOKEN_JSON_MAX);
+                attest_set_error(errbuf, errlen, "token JSON is larger than %u bytes", ATTEST_LUKS_TOKEN_JSON_MAX);
                 return -EFBIG;
         }
         o = json_tokener_parse(json);
         if (!o || !json_object_is_type(o, json_type_object)) {
-                set_error(errbuf, errlen, "token is not a JSON object");
+                attest_set_error(errbuf, errlen, "token is not a JSON object");
                 goto fail;
         }
         if (!json_object_object_get_ex(o, "type", &v) || !json_object_is_type(v, json_type_string) ||
             strcmp(json_object_get_string(v), ATTEST_LUKS_TOKEN_TYPE) != 0) {
-                set_error(errbuf, errlen, "token is not of type " ATTEST_LUKS_TOKEN_TYPE);
+                attest_set_error(errbuf, errlen, "token is not of type " ATTEST_LUKS_TOKEN_TYPE);
                 r = -EMEDIUMTYPE;
                 goto fail;
         }
         if (!json_object_object_get_ex(o, "keyslots", &v) || !parse_keyslot(v, &t.keyslot)) {
-                set_error(errbuf, errlen, "field 'keyslots' is not an array starting with a keyslot number");
+                attest_set_error(errbuf, errlen, "field 'keyslots' is not an array starting with a keyslot number");
                 goto fail;
         }
         if (!json_object_object_get_ex(o, "tpm2-pcrs", &v) || !parse_pcrs(v, &t.pcr_mask)) {
-                set_error(errbuf, errlen, "field 'tpm2-pcrs' is missing or not an array of PCRs 0-23");
+                attest_set_error(errbuf, errlen, "field 'tpm2-pcrs' is missing or not an array of PCRs 0-23");
                 goto fail;
         }
         if (json_object_object_get_ex(o, "tpm2-pcr-bank", &v)) {
                 const measure_alg *a = json_object_is_type(v, json_type_string) ?
                                                measure_alg_by_name(json_object_get_string(v)) : NULL;
                 if (!a || a->id == MEASURE_ALG_SM3_256) {
-                        set_error(errbuf, errlen, "field 'tpm2-pcr-bank' names no supported bank");
+                        attest_set_error(errbuf, errlen, "field 'tpm2-pcr-bank' names no supported bank");
                         goto fail;
                 }
                 t.bank = a;
@@ -245,39 +234,39 @@ int attest_luks_token_from_json(const char *json, attest_luks_token *ret, char *
                 else if (strcasecmp(s, "rsa") == 0)
                         t.primary_alg = ATTEST_PRIMARY_RSA;
                 else {
-                        set_error(errbuf, errlen, "field 'tpm2-primary-alg' is neither \"ecc\" nor \"rsa\"");
+                        attest_set_error(errbuf, errlen, "field 'tpm2-primary-alg' is neither \"ecc\" nor \"rsa\"");
                         goto fail;
                 }
         }
         if (!json_object_object_get_ex(o, "tpm2-blob", &v) || !json_object_is_type(v, json_type_string) ||
             unbase64(json_object_get_string(v), ATTEST_SEAL_BLOB_MAX, &t.blob, &t.blob_size) < 0) {
-                set_error(errbuf, errlen, "field 'tpm2-blob' is missing or not base64 of at most %u bytes",
-                          ATTEST_SEAL_BLOB_MAX);
+                attest_set_error(errbuf, errlen, "field 'tpm2-blob' is missing or not base64 of at most %u bytes",
+                                 ATTEST_SEAL_BLOB_MAX);
                 goto fail;
         }
         if (!json_object_object_get_ex(o, "tpm2-policy-hash", &v) || !json_object_is_type(v, json_type_string)) {
-                set_error(errbuf, errlen, "field 'tpm2-policy-hash' is missing");
+                attest_set_error(errbuf, errlen, "field 'tpm2-policy-hash' is missing");
                 goto fail;
         }
         {
                 const char *h = json_object_get_string(v);
                 size_t len = strlen(h);
                 if (len % 2 || len / 2 > MEASURE_DIGEST_MAX || measure_unhex(h, t.policy_hash, len / 2) < 0) {
-                        set_error(errbuf, errlen, "field 'tpm2-policy-hash' is not hex of at most %d bytes",
-                                  MEASURE_DIGEST_MAX);
+                        attest_set_error(errbuf, errlen, "field 'tpm2-policy-hash' is not hex of at most %d bytes",
+                                         MEASURE_DIGEST_MAX);
                         goto fail;
                 }
                 t.policy_hash_size = len / 2;
         }
         if (json_object_object_get_ex(o, "tpm2-pin", &v)) {
                 if (!json_object_is_type(v, json_type_boolean)) {
-                        set_error(errbuf, errlen, "field 'tpm2-pin' is not a boolean");
+                        attest_set_error(errbuf, errlen, "field 'tpm2-pin' is not a boolean");
                         goto fail;
                 }
                 t.pin = json_object_get_boolean(v);
         }
         if (json_object_object_get_ex(o, "tpm2_pubkey_pcrs", &v) && !parse_pcrs(v, &t.pubkey_pcr_mask)) {
-                set_error(errbuf, errlen, "field 'tpm2_pubkey_pcrs' is not an array of PCRs 0-23");
+                attest_set_error(errbuf, errlen, "field 'tpm2_pubkey_pcrs' is not an array of PCRs 0-23");
                 goto fail;
         }
         if (json_object_object_get_ex(o, "tpm2_pubkey", &v)) {
@@ -285,15 +274,15 @@ int attest_luks_token_from_json(const char *json, attest_luks_token *ret, char *
                 size_t size;
                 if (!json_object_is_type(v, json_type_string) ||
                     unbase64(json_object_get_string(v), ATTEST_SEAL_PUBKEY_MAX, &pem, &size) < 0) {
-                        set_error(errbuf, errlen, "field 'tpm2_pubkey' is not base64 of at most %u bytes",
-                                  ATTEST_SEAL_PUBKEY_MAX);
+                        attest_set_error(errbuf, errlen, "field 'tpm2_pubkey' is not base64 of at most %u bytes",
+                                         ATTEST_SEAL_PUBKEY_MAX);
                         goto fail;
                 }
                 pem[size] = '\0'; /* unbase64 leaves room for it */
                 t.pubkey_pem = (char *) pem;
                 t.pubkey_pem_size = size;
         } else if (t.pubkey_pcr_mask) {
-                set_error(errbuf, errlen, "field 'tpm2_pubkey_pcrs' is set but 'tpm2_pubkey' is missing");
+                attest_set_error(errbuf, errlen, "field 'tpm2_pubkey_pcrs' is set but 'tpm2_pubkey' is missing");
                 goto fail;
         }
         t.salted_pin = json_object_object_get_ex(o, "tpm2_salt", &v);
@@ -322,13 +311,13 @@ int attest_luks_open(const char *path, attest_luks **ret, char *errbuf, size_t e
         struct stat st;
         if (stat(path, &st) < 0) {
                 r = -errno;
-                set_error(errbuf, errlen, "%s: cannot open: %s", path, strerror(-r));
+                attest_set_error(errbuf, errlen, "%s: cannot open: %s", path, strerror(-r));
                 attest_luks_free(l);
                 return r;
         }
         r = crypt_init(&l->cd, path);
         if (r < 0) {
-                set_error(errbuf, errlen, "%s: cannot open: %s", path, strerror(-r));
+                attest_set_error(errbuf, errlen, "%s: cannot open: %s", path, strerror(-r));
                 l->cd = NULL;
                 attest_luks_free(l);
                 return r;
@@ -336,7 +325,7 @@ int attest_luks_open(const char *path, attest_luks **ret, char *errbuf, size_t e
         crypt_set_log_callback(l->cd, log_cb, l);
         r = crypt_load(l->cd, CRYPT_LUKS2, NULL);
         if (r < 0) {
-                set_error(errbuf, errlen, "%s: no LUKS2 header at offset 0: %s", path, luks_reason(l, r));
+                attest_set_error(errbuf, errlen, "%s: no LUKS2 header at offset 0: %s", path, luks_reason(l, r));
                 attest_luks_free(l);
                 return -EINVAL;
         }
@@ -386,7 +375,7 @@ int attest_luks_token_load(attest_luks *l, int id, attest_luks_token *ret, char 
                 return r;
         r = attest_luks_token_from_json(json, ret, msg, sizeof(msg));
         if (r < 0) {
-                set_error(errbuf, errlen, "%s: token %d: %s", l->path, id, msg);
+                attest_set_error(errbuf, errlen, "%s: token %d: %s", l->path, id, msg);
                 return r;
         }
         ret->id = id;
@@ -422,12 +411,12 @@ int attest_luks_enroll(attest_luks *l, const char *passphrase, size_t passphrase
         if (!l || !passphrase || !new_passphrase || !t)
                 return -EINVAL;
         if (passphrase_size > ATTEST_LUKS_PASSPHRASE_MAX) {
-                set_error(errbuf, errlen, "passphrase longer than %u bytes", ATTEST_LUKS_PASSPHRASE_MAX);
+                attest_set_error(errbuf, errlen, "passphrase longer than %u bytes", ATTEST_LUKS_PASSPHRASE_MAX);
                 return -E2BIG;
         }
         r = crypt_get_volume_key_size(l->cd);
         if (r <= 0 || r > 1024) {
-                set_error(errbuf, errlen, "%s: cannot determine the volume key size", l->path);
+                attest_set_error(errbuf, errlen, "%s: cannot determine the volume key size", l->path);
                 return -EINVAL;
         }
         vk_size = (size_t) r;
@@ -437,13 +426,13 @@ int attest_luks_enroll(attest_luks *l, const char *passphrase, size_t passphrase
         l->log[0] = '\0';
         r = crypt_volume_key_get(l->cd, CRYPT_ANY_SLOT, vk, &vk_size, passphrase, passphrase_size);
         if (r < 0) {
-                set_error(errbuf, errlen, "%s: the passphrase opens no keyslot: %s", l->path, luks_reason(l, r));
+                attest_set_error(errbuf, errlen, "%s: the passphrase opens no keyslot: %s", l->path, luks_reason(l, r));
                 r = r == -EPERM ? -EPERM : -EINVAL;
                 goto finish;
         }
         r = crypt_set_pbkdf_type(l->cd, &pbkdf);
         if (r < 0) {
-                set_error(errbuf, errlen, "%s: cannot set the keyslot's PBKDF: %s", l->path, luks_reason(l, r));
+                attest_set_error(errbuf, errlen, "%s: cannot set the keyslot's PBKDF: %s", l->path, luks_reason(l, r));
                 goto finish;
         }
         l->log[0] = '\0';
@@ -451,20 +440,20 @@ int attest_luks_enroll(attest_luks *l, const char *passphrase, size_t passphrase
                                                   strlen(new_passphrase));
         if (keyslot < 0) {
                 r = keyslot;
-                set_error(errbuf, errlen, "%s: cannot add a keyslot: %s", l->path, luks_reason(l, r));
+                attest_set_error(errbuf, errlen, "%s: cannot add a keyslot: %s", l->path, luks_reason(l, r));
                 goto finish;
         }
         t->keyslot = keyslot;
         r = attest_luks_token_to_json(t, &json);
         if (r < 0) {
-                set_error(errbuf, errlen, "cannot build the token JSON");
+                attest_set_error(errbuf, errlen, "cannot build the token JSON");
                 goto finish;
         }
         l->log[0] = '\0';
         token = crypt_token_json_set(l->cd, CRYPT_ANY_TOKEN, json);
         if (token < 0) {
                 r = token;
-                set_error(errbuf, errlen, "%s: cannot add the token: %s", l->path, luks_reason(l, r));
+                attest_set_error(errbuf, errlen, "%s: cannot add the token: %s", l->path, luks_reason(l, r));
                 goto finish;
         }
         t->id = token;
@@ -499,15 +488,17 @@ int attest_luks_token_unseal(attest_tpm *tpm, const attest_luks_token *t, const 
         if (!tpm || !t || !ret_passphrase)
                 return -EINVAL;
         if (t->pin && !pin) {
-                set_error(errbuf, errlen, "the token needs a PIN");
+                attest_set_error(errbuf, errlen, "the token needs a PIN");
                 return -ENOKEY;
         }
         if (t->pin && t->salted_pin) {
-                set_error(errbuf, errlen, "the token's PIN is salted (tpm2_salt, systemd 253+), which is not supported");
+                attest_set_error(errbuf, errlen,
+                                 "the token's PIN is salted (tpm2_salt, systemd 253+), which is not supported");
                 return -EOPNOTSUPP;
         }
         if (t->pubkey_pcr_mask && !signature_json) {
-                set_error(errbuf, errlen, "the token uses a signed PCR policy: a signature JSON (.pcrsig) is needed");
+                attest_set_error(errbuf, errlen,
+                                 "the token uses a signed PCR policy: a signature JSON (.pcrsig) is needed");
                 return -ENOKEY;
         }
         r = attest_unseal(tpm, &p, t->primary_alg, t->blob, t->blob_size, t->policy_hash, t->policy_hash_size,
@@ -528,9 +519,9 @@ int attest_luks_activate(attest_luks *l, const char *name, int keyslot, const ch
         l->log[0] = '\0';
         r = crypt_activate_by_passphrase(l->cd, name, keyslot, passphrase, size, 0);
         if (r < 0) {
-                set_error(errbuf, errlen, "%s: keyslot %d: %s%s", l->path, keyslot,
-                          r == -EPERM ? "the unsealed passphrase does not open it" : "cannot activate: ",
-                          r == -EPERM ? "" : luks_reason(l, r));
+                attest_set_error(errbuf, errlen, "%s: keyslot %d: %s%s", l->path, keyslot,
+                                 r == -EPERM ? "the unsealed passphrase does not open it" : "cannot activate: ",
+                                 r == -EPERM ? "" : luks_reason(l, r));
                 return r;
         }
         return 0;

@@ -2,7 +2,6 @@
 #include "quote.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +19,6 @@
 #include "eventlog.h"
 
 #define PCRS_ALL ((UINT32_C(1) << MEASURE_PCR_COUNT) - 1)
-
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...) {
-        if (!errbuf || errlen == 0)
-                return;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(errbuf, errlen, fmt, ap);
-        va_end(ap);
-}
 
 static uint32_t selection_mask(const TPMS_PCR_SELECTION *s) {
         uint32_t mask = 0;
@@ -73,7 +62,7 @@ int attest_quote_create(attest_tpm *tpm, const attest_key *ak, const uint8_t *no
         if (!ctx || !ak || !ret || (!nonce && nonce_size) || mask == 0 || (mask & ~PCRS_ALL))
                 return -EINVAL;
         if (nonce_size > ATTEST_NONCE_MAX || nonce_size > sizeof(qualifying.buffer)) {
-                set_error(errbuf, errlen, "nonce of %zu bytes, at most %d", nonce_size, ATTEST_NONCE_MAX);
+                attest_set_error(errbuf, errlen, "nonce of %zu bytes, at most %d", nonce_size, ATTEST_NONCE_MAX);
                 return -EINVAL;
         }
         if (nonce_size)
@@ -91,17 +80,15 @@ int attest_quote_create(attest_tpm *tpm, const attest_key *ak, const uint8_t *no
 
                 rc = Esys_Quote(ctx, ak->handle, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &qualifying, &scheme,
                                 &sel, &attest, &sig);
-                if (rc != TSS2_RC_SUCCESS) {
-                        set_error(errbuf, errlen, "Esys_Quote(0x%x) - %s", (unsigned) rc, Tss2_RC_Decode(rc));
-                        return -EIO;
-                }
+                if (rc != TSS2_RC_SUCCESS)
+                        return attest_tss_error(errbuf, errlen, "Esys_Quote", rc, -EIO);
                 memcpy(q.message, attest->attestationData, attest->size);
                 q.message_size = attest->size;
                 rc = Tss2_MU_TPMT_SIGNATURE_Marshal(sig, q.signature, sizeof(q.signature), &off);
                 Esys_Free(attest);
                 Esys_Free(sig);
                 if (rc != TSS2_RC_SUCCESS) {
-                        set_error(errbuf, errlen, "cannot marshal the quote's signature (0x%x)", (unsigned) rc);
+                        attest_set_error(errbuf, errlen, "cannot marshal the quote's signature (0x%x)", (unsigned) rc);
                         return -EBADMSG;
                 }
                 q.signature_size = off;
@@ -110,8 +97,8 @@ int attest_quote_create(attest_tpm *tpm, const attest_key *ak, const uint8_t *no
                 if (r < 0)
                         return r;
                 if (got != mask) {
-                        set_error(errbuf, errlen, "the TPM did not return every sha256 PCR asked for (is the "
-                                  "sha256 bank active?)");
+                        attest_set_error(errbuf, errlen, "the TPM did not return every sha256 PCR asked for (is the "
+                                         "sha256 bank active?)");
                         return -ENXIO;
                 }
                 q.pcrs.mask = mask;
@@ -141,31 +128,32 @@ int attest_quote_selection(const uint8_t *message, size_t message_size, uint32_t
                 return -EINVAL;
         rc = Tss2_MU_TPMS_ATTEST_Unmarshal(message, message_size, &off, &attest);
         if (rc != TSS2_RC_SUCCESS) {
-                set_error(errbuf, errlen, "quote message: not a TPMS_ATTEST (%zu bytes): %s", message_size,
-                          Tss2_RC_Decode(rc));
+                attest_set_error(errbuf, errlen, "quote message: not a TPMS_ATTEST (%zu bytes): %s", message_size,
+                                 Tss2_RC_Decode(rc));
                 return -EBADMSG;
         }
         if (off != message_size) {
-                set_error(errbuf, errlen, "quote message: %zu trailing bytes at offset %zu", message_size - off, off);
+                attest_set_error(errbuf, errlen, "quote message: %zu trailing bytes at offset %zu", message_size - off,
+                                 off);
                 return -EBADMSG;
         }
         if (attest.magic != TPM2_GENERATED_VALUE || attest.type != TPM2_ST_ATTEST_QUOTE) {
-                set_error(errbuf, errlen, "quote message: magic 0x%08x type 0x%04x, not a TPM-generated quote",
-                          (unsigned) attest.magic, (unsigned) attest.type);
+                attest_set_error(errbuf, errlen, "quote message: magic 0x%08x type 0x%04x, not a TPM-generated quote",
+                                 (unsigned) attest.magic, (unsigned) attest.type);
                 return -EBADMSG;
         }
         const TPML_PCR_SELECTION *sel = &attest.attested.quote.pcrSelect;
         uint32_t mask = 0;
         for (size_t i = 0; i < sel->count && i < TPM2_NUM_PCR_BANKS; i++) {
                 if (sel->pcrSelections[i].hash != TPM2_ALG_SHA256) {
-                        set_error(errbuf, errlen, "quote message: selects bank 0x%04x; only sha256 is handled",
-                                  sel->pcrSelections[i].hash);
+                        attest_set_error(errbuf, errlen, "quote message: selects bank 0x%04x; only sha256 is handled",
+                                         sel->pcrSelections[i].hash);
                         return -EOPNOTSUPP;
                 }
                 mask |= selection_mask(&sel->pcrSelections[i]);
         }
         if (mask == 0) {
-                set_error(errbuf, errlen, "quote message: selects no PCR");
+                attest_set_error(errbuf, errlen, "quote message: selects no PCR");
                 return -EBADMSG;
         }
         *ret_mask = mask;
@@ -223,22 +211,22 @@ static int signature_for_evp(const TPMT_SIGNATURE *sig, uint16_t key_type, const
                 break;
         }
         default:
-                set_error(errbuf, errlen, "signature scheme 0x%04x is not handled (ECDSA, RSASSA, RSAPSS are)",
-                          sig->sigAlg);
+                attest_set_error(errbuf, errlen, "signature scheme 0x%04x is not handled (ECDSA, RSASSA, RSAPSS are)",
+                                 sig->sigAlg);
                 return -EOPNOTSUPP;
         }
         *ret_alg = measure_alg_by_id(hash);
         if (!*ret_alg || !measure_alg_available(*ret_alg)) {
-                set_error(errbuf, errlen, "signature hash 0x%04x is not handled", hash);
+                attest_set_error(errbuf, errlen, "signature hash 0x%04x is not handled", hash);
                 return -EOPNOTSUPP;
         }
         return 0;
 mismatch:
-        set_error(errbuf, errlen, "signature scheme 0x%04x does not fit the AK's key type 0x%04x", sig->sigAlg,
-                  key_type);
+        attest_set_error(errbuf, errlen, "signature scheme 0x%04x does not fit the AK's key type 0x%04x", sig->sigAlg,
+                         key_type);
         return -EPERM;
 bad:
-        set_error(errbuf, errlen, "signature: malformed");
+        attest_set_error(errbuf, errlen, "signature: malformed");
         return -EBADMSG;
 }
 
@@ -265,12 +253,12 @@ static int verify_signature(const TPM2B_PUBLIC *ak, const TPMT_SIGNATURE *sig, c
         if (EVP_DigestVerifyInit_ex(md, &pctx, (*ret_alg)->name, NULL, NULL, pkey, NULL) <= 0 ||
             (pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
                      EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) <= 0))) {
-                set_error(errbuf, errlen, "cannot set up the signature check");
+                attest_set_error(errbuf, errlen, "cannot set up the signature check");
                 r = -EIO;
                 goto finish;
         }
         if (EVP_DigestVerify(md, raw, raw_size, message, message_size) != 1) {
-                set_error(errbuf, errlen, "the quote's signature does not verify with the AK");
+                attest_set_error(errbuf, errlen, "the quote's signature does not verify with the AK");
                 r = -EPERM;
                 goto finish;
         }
@@ -299,7 +287,7 @@ int attest_quote_verify(const TPM2B_PUBLIC *ak, const uint8_t *message, size_t m
                 return r;
         if (Tss2_MU_TPMT_SIGNATURE_Unmarshal(signature, signature_size, &off, &sig) != TSS2_RC_SUCCESS ||
             off != signature_size) {
-                set_error(errbuf, errlen, "signature: not a TPMT_SIGNATURE (%zu bytes)", signature_size);
+                attest_set_error(errbuf, errlen, "signature: not a TPMT_SIGNATURE (%zu bytes)", signature_size);
                 return -EBADMSG;
         }
         off = 0;
@@ -314,8 +302,9 @@ int attest_quote_verify(const TPM2B_PUBLIC *ak, const uint8_t *message, size_t m
         if (nonce) {
                 const TPM2B_DATA *extra = &attest.extraData;
                 if (extra->size != nonce_size || CRYPTO_memcmp(extra->buffer, nonce, nonce_size) != 0) {
-                        set_error(errbuf, errlen, "the quote's nonce (extraData, %u bytes) is not the one expected",
-                                  (unsigned) extra->size);
+                        attest_set_error(errbuf, errlen,
+                                         "the quote's nonce (extraData, %u bytes) is not the one expected",
+                                         (unsigned) extra->size);
                         return -EPERM;
                 }
         }
@@ -323,15 +312,16 @@ int attest_quote_verify(const TPM2B_PUBLIC *ak, const uint8_t *message, size_t m
         if (pcrs) {
                 const TPM2B_DIGEST *quoted = &attest.attested.quote.pcrDigest;
                 if ((pcrs->mask & mask) != mask) {
-                        set_error(errbuf, errlen, "the quote selects PCRs (mask 0x%06x) whose values were not given "
-                                  "(mask 0x%06x)", (unsigned) mask, (unsigned) pcrs->mask);
+                        attest_set_error(errbuf, errlen,
+                                         "the quote selects PCRs (mask 0x%06x) whose values were not given "
+                                         "(mask 0x%06x)", (unsigned) mask, (unsigned) pcrs->mask);
                         return -EBADMSG;
                 }
                 r = pcrs_digest(alg, pcrs, mask, digest);
                 if (r < 0)
                         return r;
                 if (quoted->size != alg->size || CRYPTO_memcmp(quoted->buffer, digest, alg->size) != 0) {
-                        set_error(errbuf, errlen, "the PCR values do not hash to the quote's PCR digest");
+                        attest_set_error(errbuf, errlen, "the PCR values do not hash to the quote's PCR digest");
                         return -EPERM;
                 }
         }
@@ -348,7 +338,8 @@ int attest_pcrs_from_values(uint32_t mask, const uint8_t *data, size_t size, att
         if (!ret || (mask & ~PCRS_ALL) || (!data && size))
                 return -EINVAL;
         if (size != 32 * n) {
-                set_error(errbuf, errlen, "PCR values: %zu bytes for %zu sha256 PCRs (want %zu)", size, n, 32 * n);
+                attest_set_error(errbuf, errlen, "PCR values: %zu bytes for %zu sha256 PCRs (want %zu)", size, n,
+                                 32 * n);
                 return -EBADMSG;
         }
         for (unsigned i = 0; i < MEASURE_PCR_COUNT; i++)
@@ -383,19 +374,21 @@ int attest_eventlog_check(const uint8_t *data, size_t size, const attest_pcrs *p
                 return -EINVAL;
         r = measure_eventlog_open(data, size, &log, &e);
         if (r < 0) {
-                set_error(errbuf, errlen, "event log: event %zu at offset %zu: %s", e.index, e.offset, e.message);
+                attest_set_error(errbuf, errlen, "event log: event %zu at offset %zu: %s", e.index, e.offset,
+                                 e.message);
                 return -EBADMSG;
         }
         r = measure_eventlog_replay(&log, banks, &n, &e);
         if (r < 0) {
-                set_error(errbuf, errlen, "event log: event %zu at offset %zu: %s", e.index, e.offset, e.message);
+                attest_set_error(errbuf, errlen, "event log: event %zu at offset %zu: %s", e.index, e.offset,
+                                 e.message);
                 return -EBADMSG;
         }
         for (size_t i = 0; i < n; i++)
                 if (banks[i].alg->id == MEASURE_ALG_SHA256)
                         bank = &banks[i];
         if (!bank) {
-                set_error(errbuf, errlen, "event log: no sha256 digests");
+                attest_set_error(errbuf, errlen, "event log: no sha256 digests");
                 return -EBADMSG;
         }
         for (unsigned pcr = 0; pcr < MEASURE_PCR_COUNT; pcr++) {
@@ -417,13 +410,15 @@ int attest_eventlog_check(const uint8_t *data, size_t size, const attest_pcrs *p
                 measure_hex(bank->pcr[pcr], 32, want);
                 measure_hex(pcrs->value[pcr], 32, got);
                 if (count == 0)
-                        set_error(errbuf, errlen, "event log does not replay to the quoted PCR %u: the log has no "
-                                  "event for it (replay %s), the quote has %s", pcr, want, got);
+                        attest_set_error(errbuf, errlen,
+                                         "event log does not replay to the quoted PCR %u: the log has no "
+                                         "event for it (replay %s), the quote has %s", pcr, want, got);
                 else {
                         const char *tn = measure_event_type_name(last_type);
-                        set_error(errbuf, errlen, "event log does not replay to the quoted PCR %u: %zu events, the "
-                                  "last one event %zu (%s) at offset %zu, replay to %s, the quote has %s", pcr,
-                                  count, last_index, tn ? tn : "unknown type", last_offset, want, got);
+                        attest_set_error(errbuf, errlen,
+                                         "event log does not replay to the quoted PCR %u: %zu events, the "
+                                         "last one event %zu (%s) at offset %zu, replay to %s, the quote has %s", pcr,
+                                         count, last_index, tn ? tn : "unknown type", last_offset, want, got);
                 }
                 return -EPERM;
         }

@@ -11,7 +11,6 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,22 +18,6 @@
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
-
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...) {
-        if (!errbuf || errlen == 0)
-                return;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(errbuf, errlen, fmt, ap);
-        va_end(ap);
-}
-
-/* "Esys_X(0x...) - <decoded>", the tpm2-tools LOG_PERR shape. */
-static int tss_error(char *errbuf, size_t errlen, const char *call, TSS2_RC rc, int r) {
-        set_error(errbuf, errlen, "%s(0x%x) - %s", call, (unsigned) rc, Tss2_RC_Decode(rc));
-        return r;
-}
 
 /* The TPM response code without its layer and, for format-one codes, without the parameter/handle number. */
 static TSS2_RC rc_base(TSS2_RC rc) {
@@ -49,13 +32,13 @@ static int session_error(char *errbuf, size_t errlen, const char *call, TSS2_RC 
         TSS2_RC base = rc_base(rc);
         if (base == TPM2_RC_AUTH_FAIL || base == TPM2_RC_BAD_AUTH) {
                 snprintf(what, sizeof(what), "wrong PIN: %s", call);
-                return tss_error(errbuf, errlen, what, rc, -EACCES);
+                return attest_tss_error(errbuf, errlen, what, rc, -EACCES);
         }
         if (base == TPM2_RC_LOCKOUT) {
                 snprintf(what, sizeof(what), "the TPM is in dictionary attack lockout: %s", call);
-                return tss_error(errbuf, errlen, what, rc, -ENOLCK);
+                return attest_tss_error(errbuf, errlen, what, rc, -ENOLCK);
         }
-        return tss_error(errbuf, errlen, call, rc, -EIO);
+        return attest_tss_error(errbuf, errlen, call, rc, -EIO);
 }
 
 static void flush(ESYS_CONTEXT *c, ESYS_TR *h) {
@@ -121,12 +104,12 @@ static int make_primary(ESYS_CONTEXT *c, uint16_t alg, ESYS_TR *ret, uint16_t *r
                         return 0;
                 }
                 if (alg != 0)
-                        return tss_error(errbuf, errlen, "Esys_CreatePrimary(ECC)", rc, -EIO);
+                        return attest_tss_error(errbuf, errlen, "Esys_CreatePrimary(ECC)", rc, -EIO);
         }
         rc = Esys_CreatePrimary(c, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive,
                                 &primary_template_rsa, NULL, &creation_pcr, &primary, NULL, NULL, NULL, NULL);
         if (rc != TSS2_RC_SUCCESS)
-                return tss_error(errbuf, errlen, "Esys_CreatePrimary(RSA)", rc, -EIO);
+                return attest_tss_error(errbuf, errlen, "Esys_CreatePrimary(RSA)", rc, -EIO);
         *ret = primary;
         *ret_alg = ATTEST_PRIMARY_RSA;
         return 0;
@@ -152,13 +135,13 @@ static int encryption_session(ESYS_CONTEXT *c, ESYS_TR primary, ESYS_TR bind, ES
         rc = Esys_StartAuthSession(c, primary, bind, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_HMAC,
                                    &session_symmetric, TPM2_ALG_SHA256, &session);
         if (rc != TSS2_RC_SUCCESS)
-                return tss_error(errbuf, errlen, "Esys_StartAuthSession(HMAC)", rc, -EIO);
+                return attest_tss_error(errbuf, errlen, "Esys_StartAuthSession(HMAC)", rc, -EIO);
         rc = Esys_TRSess_SetAttributes(c, session,
                                        TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION,
                                        0xff);
         if (rc != TSS2_RC_SUCCESS) {
                 flush(c, &session);
-                return tss_error(errbuf, errlen, "Esys_TRSess_SetAttributes", rc, -EIO);
+                return attest_tss_error(errbuf, errlen, "Esys_TRSess_SetAttributes", rc, -EIO);
         }
         *ret = session;
         return 0;
@@ -213,7 +196,7 @@ static int pick_bank(attest_tpm *tpm, uint32_t mask, const measure_alg **ret, ch
         else if (sha256 || sha1)
                 *ret = sha256 ? sha256 : sha1;
         else {
-                set_error(errbuf, errlen, "the TPM has neither a sha256 nor a sha1 PCR bank");
+                attest_set_error(errbuf, errlen, "the TPM has neither a sha256 nor a sha1 PCR bank");
                 return -EOPNOTSUPP;
         }
         return 0;
@@ -240,7 +223,7 @@ static int parse_pubkey(const char *pem, size_t size, EVP_PKEY **ret_pkey, TPM2B
         int r = -EINVAL;
 
         if (size > ATTEST_SEAL_PUBKEY_MAX) {
-                set_error(errbuf, errlen, "public key is larger than %u bytes", ATTEST_SEAL_PUBKEY_MAX);
+                attest_set_error(errbuf, errlen, "public key is larger than %u bytes", ATTEST_SEAL_PUBKEY_MAX);
                 return -EFBIG;
         }
         bio = BIO_new_mem_buf(pem, (int) size);
@@ -249,22 +232,23 @@ static int parse_pubkey(const char *pem, size_t size, EVP_PKEY **ret_pkey, TPM2B
         pk = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
         BIO_free(bio);
         if (!pk) {
-                set_error(errbuf, errlen, "not a PEM public key");
+                attest_set_error(errbuf, errlen, "not a PEM public key");
                 return -EINVAL;
         }
         if (EVP_PKEY_base_id(pk) != EVP_PKEY_RSA) {
-                set_error(errbuf, errlen, "the public key is not an RSA key (systemd's signed policies are RSA)");
+                attest_set_error(errbuf, errlen,
+                                 "the public key is not an RSA key (systemd's signed policies are RSA)");
                 goto fail;
         }
         if (!EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_N, &n) ||
             !EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_E, &e)) {
-                set_error(errbuf, errlen, "cannot read the RSA key's modulus and exponent");
+                attest_set_error(errbuf, errlen, "cannot read the RSA key's modulus and exponent");
                 goto fail;
         }
         int n_bytes = BN_num_bytes(n);
         if (n_bytes <= 0 || (size_t) n_bytes > sizeof(ret_public->publicArea.unique.rsa.buffer) ||
             BN_num_bits(e) > 32) {
-                set_error(errbuf, errlen, "RSA key of %d bits does not fit a TPM key", BN_num_bits(n));
+                attest_set_error(errbuf, errlen, "RSA key of %d bits does not fit a TPM key", BN_num_bits(n));
                 goto fail;
         }
         *ret_public = (TPM2B_PUBLIC) {
@@ -283,7 +267,7 @@ static int parse_pubkey(const char *pem, size_t size, EVP_PKEY **ret_pkey, TPM2B
                 },
         };
         if (BN_bn2bin(n, ret_public->publicArea.unique.rsa.buffer) != n_bytes) {
-                set_error(errbuf, errlen, "cannot convert the RSA modulus");
+                attest_set_error(errbuf, errlen, "cannot convert the RSA modulus");
                 goto fail;
         }
         BN_free(n);
@@ -359,24 +343,24 @@ static int find_signature(const char *json, const measure_alg *bank, uint32_t ma
         int r;
 
         if (strnlen(json, ATTEST_SEAL_SIGNATURE_MAX + 1) > ATTEST_SEAL_SIGNATURE_MAX) {
-                set_error(errbuf, errlen, "signature JSON is larger than %u bytes", ATTEST_SEAL_SIGNATURE_MAX);
+                attest_set_error(errbuf, errlen, "signature JSON is larger than %u bytes", ATTEST_SEAL_SIGNATURE_MAX);
                 return -EFBIG;
         }
         r = pubkey_fingerprint(pk, fp);
         if (r < 0) {
-                set_error(errbuf, errlen, "cannot compute the public key's fingerprint");
+                attest_set_error(errbuf, errlen, "cannot compute the public key's fingerprint");
                 return r;
         }
         root = json_tokener_parse(json);
         if (!root || !json_object_is_type(root, json_type_object)) {
                 json_object_put(root);
-                set_error(errbuf, errlen, "the signature is not a JSON object");
+                attest_set_error(errbuf, errlen, "the signature is not a JSON object");
                 return -EINVAL;
         }
         if (!json_object_object_get_ex(root, bank->name, &entries) ||
             !json_object_is_type(entries, json_type_array)) {
                 json_object_put(root);
-                set_error(errbuf, errlen, "the signature JSON has no array for bank %s", bank->name);
+                attest_set_error(errbuf, errlen, "the signature JSON has no array for bank %s", bank->name);
                 return -ENXIO;
         }
         size_t n = json_object_array_length(entries);
@@ -401,14 +385,15 @@ static int find_signature(const char *json, const measure_alg *bank, uint32_t ma
                 r = unbase64(json_object_get_string(v), &sig, &sig_size);
                 if (r < 0) {
                         json_object_put(root);
-                        set_error(errbuf, errlen, "signature entry %zu of bank %s: invalid base64", i, bank->name);
+                        attest_set_error(errbuf, errlen, "signature entry %zu of bank %s: invalid base64", i,
+                                         bank->name);
                         return -EINVAL;
                 }
                 if (sig_size > sizeof(ret->signature.rsassa.sig.buffer)) {
                         free(sig);
                         json_object_put(root);
-                        set_error(errbuf, errlen, "signature entry %zu of bank %s: %zu bytes, too large", i,
-                                  bank->name, sig_size);
+                        attest_set_error(errbuf, errlen, "signature entry %zu of bank %s: %zu bytes, too large", i,
+                                         bank->name, sig_size);
                         return -EINVAL;
                 }
                 /* systemd 252 verifies every signature as RSASSA with SHA-256. */
@@ -422,10 +407,10 @@ static int find_signature(const char *json, const measure_alg *bank, uint32_t ma
                 return 0;
         }
         json_object_put(root);
-        set_error(errbuf, errlen,
-                  "no signed policy matches this boot: the signature JSON lists no %s entry for this key "
-                  "with policy %s (the signed PCRs' current values)",
-                  bank->name, measure_hex(policy, policy_size, hex));
+        attest_set_error(errbuf, errlen,
+                         "no signed policy matches this boot: the signature JSON lists no %s entry for this key "
+                         "with policy %s (the signed PCRs' current values)",
+                         bank->name, measure_hex(policy, policy_size, hex));
         return -ENXIO;
 }
 
@@ -454,7 +439,7 @@ static int policy_session(ESYS_CONTEXT *c, const attest_seal_policy *p, const me
                 TPML_PCR_SELECTION sel = selection(bank, p->pubkey_pcr_mask);
 
                 if (!p->pubkey_pem) {
-                        set_error(errbuf, errlen, "a signed PCR policy needs a public key");
+                        attest_set_error(errbuf, errlen, "a signed PCR policy needs a public key");
                         r = -EINVAL;
                         goto finish;
                 }
@@ -464,12 +449,12 @@ static int policy_session(ESYS_CONTEXT *c, const attest_seal_policy *p, const me
                 rc = Esys_LoadExternal(c, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL, &pub, ESYS_TR_RH_OWNER,
                                        &key);
                 if (rc != TSS2_RC_SUCCESS) {
-                        r = tss_error(errbuf, errlen, "Esys_LoadExternal(public key)", rc, -EIO);
+                        r = attest_tss_error(errbuf, errlen, "Esys_LoadExternal(public key)", rc, -EIO);
                         goto finish;
                 }
                 rc = Esys_TR_GetName(c, key, &name);
                 if (rc != TSS2_RC_SUCCESS) {
-                        r = tss_error(errbuf, errlen, "Esys_TR_GetName", rc, -EIO);
+                        r = attest_tss_error(errbuf, errlen, "Esys_TR_GetName", rc, -EIO);
                         goto finish;
                 }
                 rc = Esys_PolicyPCR(c, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL, &sel);
@@ -477,7 +462,7 @@ static int policy_session(ESYS_CONTEXT *c, const attest_seal_policy *p, const me
                         rc = Esys_PolicyGetDigest(c, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &approved);
                 if (rc != TSS2_RC_SUCCESS) {
                         Esys_Free(name);
-                        r = tss_error(errbuf, errlen, "Esys_PolicyPCR(signed PCRs)", rc, -EIO);
+                        r = attest_tss_error(errbuf, errlen, "Esys_PolicyPCR(signed PCRs)", rc, -EIO);
                         goto finish;
                 }
                 if (p->signature_json) {
@@ -501,8 +486,8 @@ static int policy_session(ESYS_CONTEXT *c, const attest_seal_policy *p, const me
                         if (rc != TSS2_RC_SUCCESS) {
                                 Esys_Free(name);
                                 Esys_Free(approved);
-                                r = tss_error(errbuf, errlen, "Esys_VerifySignature(signed PCR policy)", rc,
-                                              -EPERM);
+                                r = attest_tss_error(errbuf, errlen, "Esys_VerifySignature(signed PCR policy)", rc,
+                                                     -EPERM);
                                 goto finish;
                         }
                 }
@@ -512,7 +497,7 @@ static int policy_session(ESYS_CONTEXT *c, const attest_seal_policy *p, const me
                 Esys_Free(approved);
                 Esys_Free(ticket);
                 if (rc != TSS2_RC_SUCCESS) {
-                        r = tss_error(errbuf, errlen, "Esys_PolicyAuthorize", rc, -EIO);
+                        r = attest_tss_error(errbuf, errlen, "Esys_PolicyAuthorize", rc, -EIO);
                         goto finish;
                 }
         }
@@ -534,14 +519,14 @@ static int policy_session(ESYS_CONTEXT *c, const attest_seal_policy *p, const me
                         pcr_digest.size = 32;
                         r = measure_hash(measure_alg_by_id(MEASURE_ALG_SHA256), concat, len, pcr_digest.buffer);
                         if (r < 0) {
-                                set_error(errbuf, errlen, "cannot hash the PCR values");
+                                attest_set_error(errbuf, errlen, "cannot hash the PCR values");
                                 goto finish;
                         }
                 }
                 rc = Esys_PolicyPCR(c, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
                                     p->have_values ? &pcr_digest : NULL, &sel);
                 if (rc != TSS2_RC_SUCCESS) {
-                        r = tss_error(errbuf, errlen, "Esys_PolicyPCR", rc, -EIO);
+                        r = attest_tss_error(errbuf, errlen, "Esys_PolicyPCR", rc, -EIO);
                         goto finish;
                 }
         }
@@ -549,18 +534,18 @@ static int policy_session(ESYS_CONTEXT *c, const attest_seal_policy *p, const me
         if (p->pin) {
                 rc = Esys_PolicyAuthValue(c, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE);
                 if (rc != TSS2_RC_SUCCESS) {
-                        r = tss_error(errbuf, errlen, "Esys_PolicyAuthValue", rc, -EIO);
+                        r = attest_tss_error(errbuf, errlen, "Esys_PolicyAuthValue", rc, -EIO);
                         goto finish;
                 }
         }
 
         rc = Esys_PolicyGetDigest(c, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &digest);
         if (rc != TSS2_RC_SUCCESS) {
-                r = tss_error(errbuf, errlen, "Esys_PolicyGetDigest", rc, -EIO);
+                r = attest_tss_error(errbuf, errlen, "Esys_PolicyGetDigest", rc, -EIO);
                 goto finish;
         }
         if (digest->size != ATTEST_SEAL_POLICY_SIZE) {
-                set_error(errbuf, errlen, "policy digest of %u bytes, expected 32", (unsigned) digest->size);
+                attest_set_error(errbuf, errlen, "policy digest of %u bytes, expected 32", (unsigned) digest->size);
                 r = -EBADMSG;
                 goto finish;
         }
@@ -581,19 +566,19 @@ finish:
 static int check_policy(const attest_seal_policy *p, char *errbuf, size_t errlen) {
         const uint32_t all = (UINT32_C(1) << MEASURE_PCR_COUNT) - 1;
         if (!p || (p->pcr_mask & ~all) || (p->pubkey_pcr_mask & ~all)) {
-                set_error(errbuf, errlen, "invalid PCR selection");
+                attest_set_error(errbuf, errlen, "invalid PCR selection");
                 return -EINVAL;
         }
         if (p->have_values && !p->bank) {
-                set_error(errbuf, errlen, "PCR values to seal to need their bank");
+                attest_set_error(errbuf, errlen, "PCR values to seal to need their bank");
                 return -EINVAL;
         }
         if (p->pubkey_pcr_mask && !p->pubkey_pem) {
-                set_error(errbuf, errlen, "a signed PCR policy needs a public key");
+                attest_set_error(errbuf, errlen, "a signed PCR policy needs a public key");
                 return -EINVAL;
         }
         if (p->bank && p->bank->size > MEASURE_DIGEST_MAX) {
-                set_error(errbuf, errlen, "invalid bank");
+                attest_set_error(errbuf, errlen, "invalid bank");
                 return -EINVAL;
         }
         return 0;
@@ -670,7 +655,7 @@ int attest_seal(attest_tpm *tpm, const attest_seal_policy *p, uint8_t ret_secret
         if (r < 0)
                 return r;
         if (p->pcr_mask == 0 && p->pubkey_pcr_mask == 0) {
-                set_error(errbuf, errlen, "no PCRs to seal to");
+                attest_set_error(errbuf, errlen, "no PCRs to seal to");
                 return -EINVAL;
         }
         r = resolve_bank(tpm, p, &bank, errbuf, errlen);
@@ -705,19 +690,19 @@ int attest_seal(attest_tpm *tpm, const attest_seal_policy *p, uint8_t ret_secret
         if (p->pin) {
                 r = hash_pin(p->pin, &sensitive.sensitive.userAuth);
                 if (r < 0) {
-                        set_error(errbuf, errlen, "cannot hash the PIN");
+                        attest_set_error(errbuf, errlen, "cannot hash the PIN");
                         goto finish;
                 }
         }
         if (RAND_priv_bytes(sensitive.sensitive.data.buffer, ATTEST_SEAL_SECRET_SIZE) != 1) {
-                set_error(errbuf, errlen, "cannot generate random bytes");
+                attest_set_error(errbuf, errlen, "cannot generate random bytes");
                 r = -EIO;
                 goto finish;
         }
         rc = Esys_Create(c, primary, session, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, &template, NULL, &creation_pcr,
                          &priv, &pub, NULL, NULL, NULL);
         if (rc != TSS2_RC_SUCCESS) {
-                r = tss_error(errbuf, errlen, "Esys_Create(sealed object)", rc, -EIO);
+                r = attest_tss_error(errbuf, errlen, "Esys_Create(sealed object)", rc, -EIO);
                 goto finish;
         }
 
@@ -731,7 +716,7 @@ int attest_seal(attest_tpm *tpm, const attest_seal_policy *p, uint8_t ret_secret
                 rc = Tss2_MU_TPM2B_PUBLIC_Marshal(pub, blob, sizeof(TPM2B_PRIVATE) + sizeof(TPM2B_PUBLIC),
                                                   &blob_size);
         if (rc != TSS2_RC_SUCCESS) {
-                r = tss_error(errbuf, errlen, "Tss2_MU_TPM2B_PRIVATE/PUBLIC_Marshal", rc, -EIO);
+                r = attest_tss_error(errbuf, errlen, "Tss2_MU_TPM2B_PRIVATE/PUBLIC_Marshal", rc, -EIO);
                 goto finish;
         }
 
@@ -756,29 +741,30 @@ static int unmarshal_blob(const uint8_t *blob, size_t blob_size, TPM2B_PRIVATE *
         TSS2_RC rc;
 
         if (!blob || blob_size == 0 || blob_size > ATTEST_SEAL_BLOB_MAX) {
-                set_error(errbuf, errlen, "sealed blob of %zu bytes (expected 1 to %u)", blob_size,
-                          ATTEST_SEAL_BLOB_MAX);
+                attest_set_error(errbuf, errlen, "sealed blob of %zu bytes (expected 1 to %u)", blob_size,
+                                 ATTEST_SEAL_BLOB_MAX);
                 return -EBADMSG;
         }
         rc = Tss2_MU_TPM2B_PRIVATE_Unmarshal(blob, blob_size, &off, priv);
         if (rc != TSS2_RC_SUCCESS) {
-                set_error(errbuf, errlen, "sealed blob: no TPM2B_PRIVATE at offset 0: %s", Tss2_RC_Decode(rc));
+                attest_set_error(errbuf, errlen, "sealed blob: no TPM2B_PRIVATE at offset 0: %s", Tss2_RC_Decode(rc));
                 return -EBADMSG;
         }
         size_t pub_off = off;
         rc = Tss2_MU_TPM2B_PUBLIC_Unmarshal(blob, blob_size, &off, pub);
         if (rc != TSS2_RC_SUCCESS) {
-                set_error(errbuf, errlen, "sealed blob: no TPM2B_PUBLIC at offset %zu: %s", pub_off,
-                          Tss2_RC_Decode(rc));
+                attest_set_error(errbuf, errlen, "sealed blob: no TPM2B_PUBLIC at offset %zu: %s", pub_off,
+                                 Tss2_RC_Decode(rc));
                 return -EBADMSG;
         }
         if (off != blob_size) {
-                set_error(errbuf, errlen, "sealed blob: %zu trailing bytes at offset %zu", blob_size - off, off);
+                attest_set_error(errbuf, errlen, "sealed blob: %zu trailing bytes at offset %zu", blob_size - off, off);
                 return -EBADMSG;
         }
         if (pub->publicArea.type != TPM2_ALG_KEYEDHASH) {
-                set_error(errbuf, errlen, "sealed blob: the object at offset %zu is of type 0x%x, not a keyed hash",
-                          pub_off, (unsigned) pub->publicArea.type);
+                attest_set_error(errbuf, errlen,
+                                 "sealed blob: the object at offset %zu is of type 0x%x, not a keyed hash", pub_off,
+                                 (unsigned) pub->publicArea.type);
                 return -EBADMSG;
         }
         return 0;
@@ -820,7 +806,7 @@ int attest_unseal(attest_tpm *tpm, const attest_seal_policy *p, uint16_t primary
             policy_hash_size > MEASURE_DIGEST_MAX)
                 return -EINVAL;
         if (primary_alg != ATTEST_PRIMARY_ECC && primary_alg != ATTEST_PRIMARY_RSA) {
-                set_error(errbuf, errlen, "unknown primary key algorithm 0x%x", (unsigned) primary_alg);
+                attest_set_error(errbuf, errlen, "unknown primary key algorithm 0x%x", (unsigned) primary_alg);
                 return -EINVAL;
         }
         r = check_policy(p, errbuf, errlen);
@@ -840,27 +826,27 @@ int attest_unseal(attest_tpm *tpm, const attest_seal_policy *p, uint16_t primary
         if (rc != TSS2_RC_SUCCESS) {
                 TSS2_RC base = rc_base(rc);
                 if (base == TPM2_RC_LOCKOUT)
-                        r = tss_error(errbuf, errlen, "Esys_Load: the TPM is in dictionary attack lockout", rc,
-                                      -ENOLCK);
+                        r = attest_tss_error(errbuf, errlen, "Esys_Load: the TPM is in dictionary attack lockout", rc,
+                                             -ENOLCK);
                 else if (base == TPM2_RC_INTEGRITY || base == TPM2_RC_SIZE || base == TPM2_RC_KEY)
-                        r = tss_error(errbuf, errlen,
-                                      "Esys_Load: the blob was not sealed by this TPM (or under another primary key)",
-                                      rc, -EXDEV);
+                        r = attest_tss_error(errbuf, errlen,
+                                             "Esys_Load: the blob was not sealed by this TPM (or under another primary key)",
+                                             rc, -EXDEV);
                 else
-                        r = tss_error(errbuf, errlen, "Esys_Load(sealed object)", rc, -EIO);
+                        r = attest_tss_error(errbuf, errlen, "Esys_Load(sealed object)", rc, -EIO);
                 goto finish;
         }
         if (p->pin) {
                 TPM2B_AUTH auth = {};
                 r = hash_pin(p->pin, &auth);
                 if (r < 0) {
-                        set_error(errbuf, errlen, "cannot hash the PIN");
+                        attest_set_error(errbuf, errlen, "cannot hash the PIN");
                         goto finish;
                 }
                 rc = Esys_TR_SetAuth(c, object, &auth);
                 OPENSSL_cleanse(&auth, sizeof(auth));
                 if (rc != TSS2_RC_SUCCESS) {
-                        r = tss_error(errbuf, errlen, "Esys_TR_SetAuth", rc, -EIO);
+                        r = attest_tss_error(errbuf, errlen, "Esys_TR_SetAuth", rc, -EIO);
                         goto finish;
                 }
         }
@@ -872,10 +858,10 @@ int attest_unseal(attest_tpm *tpm, const attest_seal_policy *p, uint16_t primary
                 goto finish;
         if (policy_hash_size > 0 &&
             (policy_hash_size != sizeof(digest) || memcmp(policy_hash, digest, sizeof(digest)) != 0)) {
-                set_error(errbuf, errlen,
-                          "the TPM's PCRs do not satisfy the sealed policy: this boot gives policy %s, the token "
-                          "was sealed to %s",
-                          measure_hex(digest, sizeof(digest), hex1), measure_hex(policy_hash, policy_hash_size, hex2));
+                attest_set_error(errbuf, errlen,
+                                 "the TPM's PCRs do not satisfy the sealed policy: this boot gives policy %s, the token "
+                                 "was sealed to %s", measure_hex(digest, sizeof(digest), hex1),
+                                 measure_hex(policy_hash, policy_hash_size, hex2));
                 r = -EPERM;
                 goto finish;
         }
@@ -883,7 +869,7 @@ int attest_unseal(attest_tpm *tpm, const attest_seal_policy *p, uint16_t primary
         if (rc != TSS2_RC_SUCCESS) {
                 TSS2_RC base = rc_base(rc);
                 if (base == TPM2_RC_POLICY_FAIL || base == TPM2_RC_PCR_CHANGED || base == TPM2_RC_VALUE)
-                        r = tss_error(errbuf, errlen, "Esys_Unseal: the TPM refused the policy", rc, -EPERM);
+                        r = attest_tss_error(errbuf, errlen, "Esys_Unseal: the TPM refused the policy", rc, -EPERM);
                 else
                         r = session_error(errbuf, errlen, "Esys_Unseal", rc);
                 goto finish;

@@ -26,8 +26,7 @@ static const char *tcti_resolve(const char *conf) {
         return NULL;
 }
 
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...) {
+void attest_set_error(char *errbuf, size_t errlen, const char *fmt, ...) {
         if (!errbuf || errlen == 0)
                 return;
         va_list ap;
@@ -36,10 +35,9 @@ static void set_error(char *errbuf, size_t errlen, const char *fmt, ...) {
         va_end(ap);
 }
 
-/* "Esys_X(0x...) - <decoded>", the tpm2-tools LOG_PERR shape. */
-static int tss_error(char *errbuf, size_t errlen, const char *call, TSS2_RC rc) {
-        set_error(errbuf, errlen, "%s(0x%x) - %s", call, (unsigned) rc, Tss2_RC_Decode(rc));
-        return -EIO;
+int attest_tss_error(char *errbuf, size_t errlen, const char *call, uint32_t rc, int r) {
+        attest_set_error(errbuf, errlen, "%s(0x%x) - %s", call, (unsigned) rc, Tss2_RC_Decode(rc));
+        return r;
 }
 
 int attest_tpm_open(const char *tcti_conf, attest_tpm **ret, char *errbuf, size_t errlen) {
@@ -52,14 +50,14 @@ int attest_tpm_open(const char *tcti_conf, attest_tpm **ret, char *errbuf, size_
                 return -EINVAL;
         tpm = calloc(1, sizeof(*tpm));
         if (!tpm) {
-                set_error(errbuf, errlen, "out of memory");
+                attest_set_error(errbuf, errlen, "out of memory");
                 return -ENOMEM;
         }
 
         rc = Tss2_TctiLdr_Initialize(conf, &tpm->tcti);
         if (rc != TSS2_RC_SUCCESS) {
-                set_error(errbuf, errlen, "cannot open TCTI '%s': Tss2_TctiLdr_Initialize(0x%x) - %s",
-                          conf ? conf : "(default)", (unsigned) rc, Tss2_RC_Decode(rc));
+                attest_set_error(errbuf, errlen, "cannot open TCTI '%s': Tss2_TctiLdr_Initialize(0x%x) - %s",
+                                 conf ? conf : "(default)", (unsigned) rc, Tss2_RC_Decode(rc));
                 tpm->tcti = NULL;
                 r = -ENXIO;
                 goto fail;
@@ -68,14 +66,14 @@ int attest_tpm_open(const char *tcti_conf, attest_tpm **ret, char *errbuf, size_
         rc = Esys_Initialize(&tpm->esys, tpm->tcti, /* abiVersion= */ NULL);
         if (rc != TSS2_RC_SUCCESS) {
                 tpm->esys = NULL;
-                r = tss_error(errbuf, errlen, "Esys_Initialize", rc);
+                r = attest_tss_error(errbuf, errlen, "Esys_Initialize", rc, -EIO);
                 goto fail;
         }
 
         /* A booted machine's TPM (and swtpm with startup-clear) is already started: that is fine. */
         rc = Esys_Startup(tpm->esys, TPM2_SU_CLEAR);
         if (rc != TSS2_RC_SUCCESS && rc != TPM2_RC_INITIALIZE) {
-                r = tss_error(errbuf, errlen, "Esys_Startup", rc);
+                r = attest_tss_error(errbuf, errlen, "Esys_Startup", rc, -EIO);
                 goto fail;
         }
 
@@ -123,10 +121,10 @@ int attest_tpm_active_banks(attest_tpm *tpm, const measure_alg **ret, size_t max
         rc = Esys_GetCapability(tpm->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_PCRS,
                                 /* property= */ 0, /* propertyCount= */ 1, &more, &cap);
         if (rc != TSS2_RC_SUCCESS)
-                return tss_error(errbuf, errlen, "Esys_GetCapability", rc);
+                return attest_tss_error(errbuf, errlen, "Esys_GetCapability", rc, -EIO);
         if (cap->capability != TPM2_CAP_PCRS) {
-                set_error(errbuf, errlen, "Esys_GetCapability(TPM2_CAP_PCRS) returned capability 0x%x",
-                          (unsigned) cap->capability);
+                attest_set_error(errbuf, errlen, "Esys_GetCapability(TPM2_CAP_PCRS) returned capability 0x%x",
+                                 (unsigned) cap->capability);
                 Esys_Free(cap);
                 return -EBADMSG;
         }
@@ -143,7 +141,8 @@ int attest_tpm_active_banks(attest_tpm *tpm, const measure_alg **ret, size_t max
         Esys_Free(cap);
 
         if (n_found > max) {
-                set_error(errbuf, errlen, "the TPM has %zu active banks, more than the %zu expected", n_found, max);
+                attest_set_error(errbuf, errlen, "the TPM has %zu active banks, more than the %zu expected", n_found,
+                                 max);
                 return -ENOBUFS;
         }
         memcpy(ret, found, n_found * sizeof(found[0]));
@@ -186,7 +185,7 @@ int attest_tpm_pcr_read(attest_tpm *tpm, const measure_alg *alg, uint32_t mask,
                 rc = Esys_PCR_Read(tpm->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &in, &update_counter,
                                    &sel_out, &digests);
                 if (rc != TSS2_RC_SUCCESS)
-                        return tss_error(errbuf, errlen, "Esys_PCR_Read", rc);
+                        return attest_tss_error(errbuf, errlen, "Esys_PCR_Read", rc, -EIO);
 
                 uint32_t returned = 0;
                 for (size_t i = 0; i < sel_out->count && i < TPM2_NUM_PCR_BANKS; i++)
@@ -195,11 +194,12 @@ int attest_tpm_pcr_read(attest_tpm *tpm, const measure_alg *alg, uint32_t mask,
 
                 int r = 0;
                 if (returned & ~pending) {
-                        set_error(errbuf, errlen, "Esys_PCR_Read: the TPM returned PCRs that were not asked for");
+                        attest_set_error(errbuf, errlen,
+                                         "Esys_PCR_Read: the TPM returned PCRs that were not asked for");
                         r = -EBADMSG;
                 } else if ((size_t) __builtin_popcount(returned) != digests->count) {
-                        set_error(errbuf, errlen, "Esys_PCR_Read: %u digests for %d selected PCRs",
-                                  (unsigned) digests->count, __builtin_popcount(returned));
+                        attest_set_error(errbuf, errlen, "Esys_PCR_Read: %u digests for %d selected PCRs",
+                                         (unsigned) digests->count, __builtin_popcount(returned));
                         r = -EBADMSG;
                 } else {
                         /* Digests come in ascending PCR order of the returned selection. */
@@ -208,9 +208,10 @@ int attest_tpm_pcr_read(attest_tpm *tpm, const measure_alg *alg, uint32_t mask,
                                 if (!(returned & (UINT32_C(1) << pcr)))
                                         continue;
                                 if (digests->digests[d].size != alg->size) {
-                                        set_error(errbuf, errlen,
-                                                  "Esys_PCR_Read: %s PCR %u has %u bytes, expected %zu", alg->name,
-                                                  pcr, (unsigned) digests->digests[d].size, alg->size);
+                                        attest_set_error(errbuf, errlen,
+                                                         "Esys_PCR_Read: %s PCR %u has %u bytes, expected %zu",
+                                                         alg->name, pcr, (unsigned) digests->digests[d].size,
+                                                         alg->size);
                                         r = -EBADMSG;
                                         break;
                                 }

@@ -29,3 +29,9 @@ int attest_tpm_pcr_read(attest_tpm *tpm, const measure_alg *alg, uint32_t mask,
 /* The ESAPI context, for attest/ code that issues further TPM commands. Owned by tpm. */
 struct ESYS_CONTEXT;
 struct ESYS_CONTEXT *attest_tpm_esys(attest_tpm *tpm);
+
+/* The error text of attest/: formatted into errbuf when there is one (errbuf may be NULL or errlen 0). */
+void attest_set_error(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* "Esys_X(0x...) - <decoded>", the tpm2-tools LOG_PERR shape, into errbuf; returns r. */
+int attest_tss_error(char *errbuf, size_t errlen, const char *call, uint32_t rc, int r);

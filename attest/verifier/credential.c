@@ -2,7 +2,6 @@
 #include "verifier-credential.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,15 +11,7 @@
 #include <openssl/rsa.h>
 #include <tss2/tss2_mu.h>
 
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...) {
-        if (!errbuf || errlen == 0)
-                return;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(errbuf, errlen, fmt, ap);
-        va_end(ap);
-}
+#include "tpm.h"
 
 static void be32(uint8_t *p, uint32_t v) {
         p[0] = v >> 24;
@@ -81,7 +72,7 @@ static int oaep_encrypt(EVP_PKEY *ek, const uint8_t *seed, size_t seed_size, TPM
         int r = -EIO;
 
         if (EVP_PKEY_get_base_id(ek) != EVP_PKEY_RSA) {
-                set_error(errbuf, errlen, "the EK is not an RSA key (only RSA EKs are handled)");
+                attest_set_error(errbuf, errlen, "the EK is not an RSA key (only RSA EKs are handled)");
                 return -EOPNOTSUPP;
         }
         ctx = EVP_PKEY_CTX_new(ek, NULL);
@@ -92,11 +83,11 @@ static int oaep_encrypt(EVP_PKEY *ek, const uint8_t *seed, size_t seed_size, TPM
             EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) <= 0 || EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) <= 0 ||
             EVP_PKEY_CTX_set0_rsa_oaep_label(ctx, l, sizeof(label)) <= 0) {
                 OPENSSL_free(l);
-                set_error(errbuf, errlen, "cannot set up RSA-OAEP for the EK");
+                attest_set_error(errbuf, errlen, "cannot set up RSA-OAEP for the EK");
                 goto finish;
         }
         if (EVP_PKEY_encrypt(ctx, ret->secret, &out, seed, seed_size) <= 0) {
-                set_error(errbuf, errlen, "RSA-OAEP encryption to the EK failed");
+                attest_set_error(errbuf, errlen, "RSA-OAEP encryption to the EK failed");
                 goto finish;
         }
         ret->size = (UINT16) out;

@@ -2,7 +2,6 @@
 #include "verifier-golden.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,16 +9,7 @@
 #include <json-c/json.h>
 
 #include "digest.h"
-
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...) {
-        if (!errbuf || errlen == 0)
-                return;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(errbuf, errlen, fmt, ap);
-        va_end(ap);
-}
+#include "tpm.h"
 
 static void copy_string(json_object *o, const char *key, char *buf, size_t len) {
         json_object *v;
@@ -33,7 +23,7 @@ static int parse_entry(json_object *o, size_t i, verifier_golden_entry *e, char 
 
         memset(e, 0, sizeof(*e));
         if (!json_object_is_type(o, json_type_object)) {
-                set_error(errbuf, errlen, "$.generations[%zu]: not an object", i);
+                attest_set_error(errbuf, errlen, "$.generations[%zu]: not an object", i);
                 return -EBADMSG;
         }
         copy_string(o, "profile", e->profile, sizeof(e->profile));
@@ -47,25 +37,27 @@ static int parse_entry(json_object *o, size_t i, verifier_golden_entry *e, char 
         if (!json_object_object_get_ex(o, "pcrs", &pcrs) || json_object_is_type(pcrs, json_type_null))
                 return 0;
         if (!json_object_is_type(pcrs, json_type_object)) {
-                set_error(errbuf, errlen, "$.generations[%zu].pcrs: not an object", i);
+                attest_set_error(errbuf, errlen, "$.generations[%zu].pcrs: not an object", i);
                 return -EBADMSG;
         }
         if (!json_object_object_get_ex(pcrs, "sha256", &bank))
                 return 0;
         if (!json_object_is_type(bank, json_type_object)) {
-                set_error(errbuf, errlen, "$.generations[%zu].pcrs.sha256: not an object", i);
+                attest_set_error(errbuf, errlen, "$.generations[%zu].pcrs.sha256: not an object", i);
                 return -EBADMSG;
         }
         json_object_object_foreach(bank, key, val) {
                 char *end;
                 unsigned long pcr = strtoul(key, &end, 10);
                 if (key[0] < '0' || key[0] > '9' || *end != '\0' || pcr >= MEASURE_PCR_COUNT) {
-                        set_error(errbuf, errlen, "$.generations[%zu].pcrs.sha256.%.16s: not a PCR index", i, key);
+                        attest_set_error(errbuf, errlen, "$.generations[%zu].pcrs.sha256.%.16s: not a PCR index", i,
+                                         key);
                         return -EBADMSG;
                 }
                 if (!json_object_is_type(val, json_type_string) || json_object_get_string_len(val) != 64 ||
                     measure_unhex(json_object_get_string(val), e->pcrs.value[pcr], 32) < 0) {
-                        set_error(errbuf, errlen, "$.generations[%zu].pcrs.sha256.%lu: not 64 hex digits", i, pcr);
+                        attest_set_error(errbuf, errlen, "$.generations[%zu].pcrs.sha256.%lu: not 64 hex digits", i,
+                                         pcr);
                         return -EBADMSG;
                 }
                 e->pcrs.mask |= UINT32_C(1) << pcr;
@@ -83,7 +75,8 @@ int verifier_golden_parse(const char *json, size_t size, verifier_golden *ret, c
         if (!json || !ret)
                 return -EINVAL;
         if (size == 0 || size > VERIFIER_GOLDEN_MAX) {
-                set_error(errbuf, errlen, "golden values: %zu bytes (1 to %u expected)", size, VERIFIER_GOLDEN_MAX);
+                attest_set_error(errbuf, errlen, "golden values: %zu bytes (1 to %u expected)", size,
+                                 VERIFIER_GOLDEN_MAX);
                 return -EBADMSG;
         }
         tok = json_tokener_new_ex(16);
@@ -91,20 +84,20 @@ int verifier_golden_parse(const char *json, size_t size, verifier_golden *ret, c
                 return -ENOMEM;
         root = json_tokener_parse_ex(tok, json, (int) size);
         if (!root || json_tokener_get_error(tok) != json_tokener_success) {
-                set_error(errbuf, errlen, "golden values: offset %zu: %s", json_tokener_get_parse_end(tok),
-                          json_tokener_error_desc(json_tokener_get_error(tok)));
+                attest_set_error(errbuf, errlen, "golden values: offset %zu: %s", json_tokener_get_parse_end(tok),
+                                 json_tokener_error_desc(json_tokener_get_error(tok)));
                 goto finish;
         }
         if (!json_object_is_type(root, json_type_object) || !json_object_object_get_ex(root, "generations", &list) ||
             !json_object_is_type(list, json_type_array)) {
-                set_error(errbuf, errlen, "golden values: $.generations: missing or not an array "
-                          "(the output of `lantern predict --json` is expected)");
+                attest_set_error(errbuf, errlen, "golden values: $.generations: missing or not an array "
+                                 "(the output of `lantern predict --json` is expected)");
                 goto finish;
         }
         n = json_object_array_length(list);
         if (n == 0 || n > VERIFIER_GOLDEN_MAX_ENTRIES) {
-                set_error(errbuf, errlen, "golden values: $.generations: %zu entries (1 to %d expected)", n,
-                          VERIFIER_GOLDEN_MAX_ENTRIES);
+                attest_set_error(errbuf, errlen, "golden values: $.generations: %zu entries (1 to %d expected)", n,
+                                 VERIFIER_GOLDEN_MAX_ENTRIES);
                 goto finish;
         }
         g.entries = calloc(n, sizeof(g.entries[0]));
@@ -121,8 +114,8 @@ int verifier_golden_parse(const char *json, size_t size, verifier_golden *ret, c
         }
         g.n = n;
         if (usable == 0) {
-                set_error(errbuf, errlen, "golden values: no generation has predicted sha256 PCRs (predict with "
-                          "--bank sha256)");
+                attest_set_error(errbuf, errlen, "golden values: no generation has predicted sha256 PCRs (predict with "
+                                 "--bank sha256)");
                 r = -EBADMSG;
                 goto finish;
         }
@@ -179,7 +172,7 @@ int verifier_golden_match(const verifier_golden *g, const attest_pcrs *quoted, s
         }
         *ret_index = best;
         if (best == SIZE_MAX) {
-                set_error(reason, reason_len, "no golden generation has predicted sha256 PCRs");
+                attest_set_error(reason, reason_len, "no golden generation has predicted sha256 PCRs");
                 return -ENOENT;
         }
 
@@ -188,7 +181,7 @@ int verifier_golden_match(const verifier_golden *g, const attest_pcrs *quoted, s
         char desc[320], want[65], got[65];
         size_t used;
         verifier_golden_describe(e, desc, sizeof(desc));
-        set_error(reason, reason_len, "no golden generation matches the quoted PCRs; closest is %s:", desc);
+        attest_set_error(reason, reason_len, "no golden generation matches the quoted PCRs; closest is %s:", desc);
         for (unsigned pcr = 0; pcr < MEASURE_PCR_COUNT; pcr++) {
                 if (!(e->pcrs.mask & (UINT32_C(1) << pcr)))
                         continue;

@@ -2,7 +2,6 @@
 #include "verifier-request.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,16 +9,7 @@
 #include <openssl/evp.h>
 
 #include "digest.h"
-
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...) {
-        if (!errbuf || errlen == 0)
-                return;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(errbuf, errlen, fmt, ap);
-        va_end(ap);
-}
+#include "tpm.h"
 
 int verifier_json_parse(const char *body, size_t size, json_object **ret, char *errbuf, size_t errlen) {
         json_tokener *tok;
@@ -29,11 +19,11 @@ int verifier_json_parse(const char *body, size_t size, json_object **ret, char *
         if (!ret || (!body && size))
                 return -EINVAL;
         if (size == 0) {
-                set_error(errbuf, errlen, "empty body, a JSON object was expected");
+                attest_set_error(errbuf, errlen, "empty body, a JSON object was expected");
                 return -EBADMSG;
         }
         if (size > VERIFIER_BODY_MAX) {
-                set_error(errbuf, errlen, "body of %zu bytes, at most %u", size, VERIFIER_BODY_MAX);
+                attest_set_error(errbuf, errlen, "body of %zu bytes, at most %u", size, VERIFIER_BODY_MAX);
                 return -E2BIG;
         }
         tok = json_tokener_new_ex(VERIFIER_JSON_DEPTH);
@@ -44,8 +34,8 @@ int verifier_json_parse(const char *body, size_t size, json_object **ret, char *
         end = json_tokener_get_parse_end(tok);
         if (!o || json_tokener_get_error(tok) != json_tokener_success) {
                 enum json_tokener_error e = json_tokener_get_error(tok);
-                set_error(errbuf, errlen, "body: offset %zu: %s", end,
-                          e == json_tokener_continue ? "unexpected end of JSON" : json_tokener_error_desc(e));
+                attest_set_error(errbuf, errlen, "body: offset %zu: %s", end,
+                                 e == json_tokener_continue ? "unexpected end of JSON" : json_tokener_error_desc(e));
                 json_object_put(o);
                 json_tokener_free(tok);
                 return -EBADMSG;
@@ -54,12 +44,12 @@ int verifier_json_parse(const char *body, size_t size, json_object **ret, char *
         while (end < size && (body[end] == ' ' || body[end] == '\n' || body[end] == '\r' || body[end] == '\t'))
                 end++;
         if (end != size) {
-                set_error(errbuf, errlen, "body: offset %zu: data after the JSON value", end);
+                attest_set_error(errbuf, errlen, "body: offset %zu: data after the JSON value", end);
                 json_object_put(o);
                 return -EBADMSG;
         }
         if (!json_object_is_type(o, json_type_object)) {
-                set_error(errbuf, errlen, "body: a JSON object was expected");
+                attest_set_error(errbuf, errlen, "body: a JSON object was expected");
                 json_object_put(o);
                 return -EBADMSG;
         }
@@ -131,7 +121,7 @@ static int check_members(json_object *o, const char *const *known, char *errbuf,
                         if (strcmp(key, known[i]) == 0)
                                 found = true;
                 if (!found) {
-                        set_error(errbuf, errlen, "$.%.64s: unknown member", key);
+                        attest_set_error(errbuf, errlen, "$.%.64s: unknown member", key);
                         return -EBADMSG;
                 }
         }
@@ -142,11 +132,11 @@ static int get_string(json_object *o, const char *key, const char **ret, size_t 
                       size_t errlen) {
         json_object *v;
         if (!json_object_object_get_ex(o, key, &v)) {
-                set_error(errbuf, errlen, "$.%s: missing", key);
+                attest_set_error(errbuf, errlen, "$.%s: missing", key);
                 return -EBADMSG;
         }
         if (!json_object_is_type(v, json_type_string)) {
-                set_error(errbuf, errlen, "$.%s: not a string", key);
+                attest_set_error(errbuf, errlen, "$.%s: not a string", key);
                 return -EBADMSG;
         }
         *ret = json_object_get_string(v);
@@ -163,15 +153,15 @@ static int get_base64(json_object *o, const char *key, uint8_t *buf, size_t max,
                 return r;
         r = verifier_base64_decode(s, len, buf, max, ret_size);
         if (r == -E2BIG) {
-                set_error(errbuf, errlen, "$.%s: more than %zu bytes", key, max);
+                attest_set_error(errbuf, errlen, "$.%s: more than %zu bytes", key, max);
                 return -EBADMSG;
         }
         if (r < 0) {
-                set_error(errbuf, errlen, "$.%s: not base64", key);
+                attest_set_error(errbuf, errlen, "$.%s: not base64", key);
                 return -EBADMSG;
         }
         if (*ret_size == 0) {
-                set_error(errbuf, errlen, "$.%s: empty", key);
+                attest_set_error(errbuf, errlen, "$.%s: empty", key);
                 return -EBADMSG;
         }
         return 0;
@@ -185,7 +175,7 @@ static int get_hex(json_object *o, const char *key, uint8_t *buf, size_t max, si
         if (r < 0)
                 return r;
         if (len == 0 || len % 2 || len / 2 > max || measure_unhex(s, buf, len / 2) < 0) {
-                set_error(errbuf, errlen, "$.%s: not 1 to %zu bytes of hex", key, max);
+                attest_set_error(errbuf, errlen, "$.%s: not 1 to %zu bytes of hex", key, max);
                 return -EBADMSG;
         }
         *ret_size = len / 2;
@@ -212,7 +202,7 @@ int verifier_enroll_request_parse(const char *body, size_t size, verifier_enroll
                 char e[200];
                 r = attest_public_parse(ret->ak_raw, ret->ak_raw_size, &ret->ak, e, sizeof(e));
                 if (r < 0)
-                        set_error(errbuf, errlen, "$.akPublic: %s", e);
+                        attest_set_error(errbuf, errlen, "$.akPublic: %s", e);
         }
         json_object_put(o);
         return r;
@@ -235,8 +225,8 @@ int verifier_activate_request_parse(const char *body, size_t size, verifier_acti
         if (r >= 0)
                 r = get_string(o, "enrollment", &id, &len, errbuf, errlen);
         if (r >= 0 && !verifier_is_hex_id(id, VERIFIER_ID_LEN)) {
-                set_error(errbuf, errlen, "$.enrollment: not an enrollment id (%d lowercase hex digits)",
-                          VERIFIER_ID_LEN);
+                attest_set_error(errbuf, errlen, "$.enrollment: not an enrollment id (%d lowercase hex digits)",
+                                 VERIFIER_ID_LEN);
                 r = -EBADMSG;
         }
         if (r >= 0) {
@@ -253,18 +243,18 @@ static int get_pcrs(json_object *o, attest_pcrs *ret, char *errbuf, size_t errle
         attest_pcrs p = {};
 
         if (!json_object_object_get_ex(o, "pcrs", &pcrs) || !json_object_is_type(pcrs, json_type_object)) {
-                set_error(errbuf, errlen, "$.pcrs: missing or not an object");
+                attest_set_error(errbuf, errlen, "$.pcrs: missing or not an object");
                 return -EBADMSG;
         }
         json_object_object_foreach(pcrs, bank_name, b) {
                 (void) b;
                 if (strcmp(bank_name, "sha256") != 0) {
-                        set_error(errbuf, errlen, "$.pcrs.%.32s: only the sha256 bank is handled", bank_name);
+                        attest_set_error(errbuf, errlen, "$.pcrs.%.32s: only the sha256 bank is handled", bank_name);
                         return -EBADMSG;
                 }
         }
         if (!json_object_object_get_ex(pcrs, "sha256", &bank) || !json_object_is_type(bank, json_type_object)) {
-                set_error(errbuf, errlen, "$.pcrs.sha256: missing or not an object");
+                attest_set_error(errbuf, errlen, "$.pcrs.sha256: missing or not an object");
                 return -EBADMSG;
         }
         json_object_object_foreach(bank, key, val) {
@@ -274,18 +264,18 @@ static int get_pcrs(json_object *o, attest_pcrs *ret, char *errbuf, size_t errle
                 if (key[0] < '0' || key[0] > '9' || strlen(key) > 2 ||
                     (pcr = strtoul(key, &end, 10), *end != '\0') || pcr >= MEASURE_PCR_COUNT ||
                     (key[0] == '0' && key[1])) {
-                        set_error(errbuf, errlen, "$.pcrs.sha256.%.16s: not a PCR index 0-23", key);
+                        attest_set_error(errbuf, errlen, "$.pcrs.sha256.%.16s: not a PCR index 0-23", key);
                         return -EBADMSG;
                 }
                 if (!json_object_is_type(val, json_type_string) || json_object_get_string_len(val) != 64 ||
                     measure_unhex((hex = json_object_get_string(val)), p.value[pcr], 32) < 0) {
-                        set_error(errbuf, errlen, "$.pcrs.sha256.%lu: not 64 hex digits", pcr);
+                        attest_set_error(errbuf, errlen, "$.pcrs.sha256.%lu: not 64 hex digits", pcr);
                         return -EBADMSG;
                 }
                 p.mask |= UINT32_C(1) << pcr;
         }
         if (p.mask == 0) {
-                set_error(errbuf, errlen, "$.pcrs.sha256: no PCR values");
+                attest_set_error(errbuf, errlen, "$.pcrs.sha256: no PCR values");
                 return -EBADMSG;
         }
         *ret = p;
@@ -311,8 +301,8 @@ int verifier_attest_request_parse(const char *body, size_t size, verifier_attest
         if (r >= 0)
                 r = get_string(o, "machine", &s, &len, errbuf, errlen);
         if (r >= 0 && !verifier_is_hex_id(s, ATTEST_MACHINE_ID_LEN)) {
-                set_error(errbuf, errlen, "$.machine: not a machine id (%d lowercase hex digits)",
-                          ATTEST_MACHINE_ID_LEN);
+                attest_set_error(errbuf, errlen, "$.machine: not a machine id (%d lowercase hex digits)",
+                                 ATTEST_MACHINE_ID_LEN);
                 r = -EBADMSG;
         }
         if (r >= 0) {
