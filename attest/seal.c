@@ -54,38 +54,29 @@ static const TPMT_SYM_DEF session_symmetric = {
         .mode.aes = TPM2_ALG_CFB,
 };
 
-/* systemd-cryptenroll 252's primary key templates (tpm2_make_primary()): ECC first, RSA as the fallback. */
-static const TPM2B_PUBLIC primary_template_ecc = {
-        .size = sizeof(TPMT_PUBLIC),
-        .publicArea = {
-                .type = TPM2_ALG_ECC,
-                .nameAlg = TPM2_ALG_SHA256,
-                .objectAttributes = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_FIXEDTPM |
-                                    TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
-                                    TPMA_OBJECT_USERWITHAUTH,
-                .parameters.eccDetail = {
-                        .symmetric = { .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB },
-                        .scheme.scheme = TPM2_ALG_NULL,
-                        .curveID = TPM2_ECC_NIST_P256,
-                        .kdf.scheme = TPM2_ALG_NULL,
-                },
-        },
-};
-static const TPM2B_PUBLIC primary_template_rsa = {
-        .size = sizeof(TPMT_PUBLIC),
-        .publicArea = {
-                .type = TPM2_ALG_RSA,
-                .nameAlg = TPM2_ALG_SHA256,
-                .objectAttributes = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_FIXEDTPM |
-                                    TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
-                                    TPMA_OBJECT_USERWITHAUTH,
-                .parameters.rsaDetail = {
-                        .symmetric = { .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB },
-                        .scheme.scheme = TPM2_ALG_NULL,
-                        .keyBits = 2048,
-                },
-        },
-};
+/* systemd-cryptenroll 252's primary key templates (tpm2_make_primary()): ECC first, RSA as the fallback.
+ * Both are restricted AES-128-CFB storage keys with the same attributes; detail names the parameter union's
+ * member and the remaining arguments are that key type's own fields. */
+#define PRIMARY_TEMPLATE(key_type, detail, ...)                                                                 \
+        {                                                                                                       \
+                .size = sizeof(TPMT_PUBLIC),                                                                    \
+                .publicArea = {                                                                                 \
+                        .type = (key_type),                                                                     \
+                        .nameAlg = TPM2_ALG_SHA256,                                                             \
+                        .objectAttributes = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_FIXEDTPM | \
+                                            TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |         \
+                                            TPMA_OBJECT_USERWITHAUTH,                                           \
+                        .parameters.detail = {                                                                  \
+                                .symmetric = { .algorithm = TPM2_ALG_AES, .keyBits.aes = 128,                   \
+                                               .mode.aes = TPM2_ALG_CFB },                                      \
+                                .scheme.scheme = TPM2_ALG_NULL,                                                 \
+                                __VA_ARGS__                                                                     \
+                        },                                                                                      \
+                },                                                                                              \
+        }
+static const TPM2B_PUBLIC primary_template_ecc =
+        PRIMARY_TEMPLATE(TPM2_ALG_ECC, eccDetail, .curveID = TPM2_ECC_NIST_P256, .kdf.scheme = TPM2_ALG_NULL);
+static const TPM2B_PUBLIC primary_template_rsa = PRIMARY_TEMPLATE(TPM2_ALG_RSA, rsaDetail, .keyBits = 2048);
 
 static int make_primary(ESYS_CONTEXT *c, uint16_t alg, ESYS_TR *ret, uint16_t *ret_alg, char *errbuf,
                         size_t errlen) {
