@@ -3,7 +3,8 @@
 #   (a) a systemd-stub 252 UKI, (b) a Lantern UKI (sections added onto build/lantern-stub-x64.efi),
 #   (c) a thin Lantern stub: .linux/.initrd hold ESP paths, .linuxh/.initrdh their SHA-256.
 # PCR 11 read in the guest is identical across the three in every bank and equals systemd-measure calculate
-# --phase=; tpm2_eventlog replays each log to the guest's PCRs; the stub's variables are byte-identical to
+# --phase= and lantern uki measure; tpm2_eventlog replays each log to the guest's PCRs and lantern eventlog
+# verify accepts the Lantern boots' logs against them; the stub's variables are byte-identical to
 # systemd-stub's where systemd defines them. Then (d): one flipped byte in the thin layout's kernel file is
 # refused before anything runs (the guest never starts; the console names the file).
 . "$(dirname "$0")/../lib.sh"
@@ -114,6 +115,16 @@ for bank in sha1 sha256 sha384 sha512; do
 done
 for x in b c; do
   check "tpm2_eventlog replays boot ($x) to the guest's PCRs (all banks)" lab_check_replay "$W/$x/eventlog.bin" "$W/$x/pcrs.txt"
+  check_exit "lantern eventlog verify: the log of boot ($x) against the PCRs read in the guest" 0 \
+    "$LANTERN" eventlog verify "$W/$x/eventlog.bin" --pcrs "$W/$x/pcrs.txt"
+done
+# The predictor's view of the same files: lantern uki measure on the Lantern UKI, and on the thin stub with the
+# ESP it boots from, equals the PCR 11 the guest read (all four banks).
+for bank in sha1 sha256 sha384 sha512; do
+  check_eq "lantern uki measure (Lantern UKI) = guest PCR 11 $bank" \
+    "$("$LANTERN" uki measure --bank "$bank" "$W/lantern.efi" 2>&1)" "$bank 11 $(pcr b $bank 11)"
+  check_eq "lantern uki measure --esp (thin stub) = guest PCR 11 $bank" \
+    "$("$LANTERN" uki measure --bank "$bank" --esp "$W/esp-c" "$W/thin.efi" 2>&1)" "$bank 11 $(pcr c $bank 11)"
 done
 
 # PCR 11 events: EV_IPL, event data = section name as UTF-16LE with NUL, name record then content record.

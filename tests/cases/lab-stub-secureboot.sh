@@ -25,7 +25,7 @@ FIX=$LANTERN_FIXTURES/boot/sd252-sdboot-sb-off
 for f in "$SM" "$STUB" "$LAB_SDBOOT_DEFAULT" "$FIX/pcrs.txt" "$FIX/eventlog.bin" "$FIX/cmdline"; do
   [ -e "$f" ] || { not_ok "needs $f"; finish; }
 done
-for t in objcopy objdump sbattach sbsign sbverify sha256sum xxd tpm2_eventlog qemu-system-x86_64 swtpm; do
+for t in objcopy objdump sbattach sbsign sbverify sha256sum xxd tpm2_eventlog qemu-system-x86_64 swtpm iconv openssl cmp; do
   command -v $t >/dev/null || { not_ok "needs $t"; finish; }
 done
 
@@ -183,6 +183,15 @@ check_eq "sd-boot chain: PCR 12 sha256 = systemd-stub 252's (fixture)" "$(pcr h 
   "$(awk '$1 == "sha256" && $2 == 12 { print $3 }' "$FIX/pcrs.txt")"
 check_eq "sd-boot chain: PCR 12 sha1 = systemd-stub 252's (fixture)" "$(pcr h sha1 12)" \
   "$(awk '$1 == "sha1" && $2 == 12 { print $3 }' "$FIX/pcrs.txt")"
+# The prediction from first principles: systemd-boot and then the stub each extend PCR 12 with the digest of the
+# command line as UTF-16LE with its NUL, from zero.
+for bank in sha1 sha256; do
+  d=$( { printf '%s' "$(cat "$W/cmdline")" | iconv -t UTF-16LE; printf '\0\0'; } | openssl dgst -"$bank" -r | cut -d' ' -f1)
+  z=$(printf '%s' "$d" | tr 0-9a-f 0)
+  p1=$(printf '%s%s' "$z" "$d" | xxd -r -p | openssl dgst -"$bank" -r | cut -d' ' -f1)
+  p2=$(printf '%s%s' "$p1" "$d" | xxd -r -p | openssl dgst -"$bank" -r | cut -d' ' -f1)
+  check_eq "sd-boot chain: PCR 12 $bank = extend(extend(0, H(UTF-16LE cmdline + NUL)), same) (openssl)" "$(pcr h $bank 12)" "$p2"
+done
 rec12() { tpm2_eventlog "$1" 2>/dev/null | awk '/^- EventNum:/ { p = 0 } /^  PCRIndex: 12$/ { p = 1 } p'; }
 check_eq "sd-boot chain: two PCR 12 records (sd-boot's, then the stub's)" "$(rec12 "$W/h/eventlog.bin" | grep -c 'PCRIndex: 12')" 2
 check_eq "sd-boot chain: PCR 12 records = systemd-stub 252's, event data included" \
