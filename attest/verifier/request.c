@@ -182,6 +182,23 @@ static int get_hex(json_object *o, const char *key, uint8_t *buf, size_t max, si
         return 0;
 }
 
+/* An id of exactly len lowercase hex digits (what names it in the message: "an enrollment id"), copied with
+ * its NUL into buf (len + 1 bytes). */
+static int get_hex_id(json_object *o, const char *key, const char *what, size_t len, char *buf, char *errbuf,
+                      size_t errlen) {
+        const char *s;
+        size_t n;
+        int r = get_string(o, key, &s, &n, errbuf, errlen);
+        if (r < 0)
+                return r;
+        if (!verifier_is_hex_id(s, len)) {
+                attest_set_error(errbuf, errlen, "$.%s: not %s (%zu lowercase hex digits)", key, what, len);
+                return -EBADMSG;
+        }
+        memcpy(buf, s, len + 1);
+        return 0;
+}
+
 int verifier_enroll_request_parse(const char *body, size_t size, verifier_enroll_request *ret, char *errbuf,
                                   size_t errlen) {
         static const char *const known[] = { "ekCert", "akPublic", NULL };
@@ -212,8 +229,6 @@ int verifier_activate_request_parse(const char *body, size_t size, verifier_acti
                                     size_t errlen) {
         static const char *const known[] = { "enrollment", "credential", NULL };
         json_object *o = NULL;
-        const char *id;
-        size_t len;
         int r;
 
         if (!ret)
@@ -223,17 +238,10 @@ int verifier_activate_request_parse(const char *body, size_t size, verifier_acti
                 return r;
         r = check_members(o, known, errbuf, errlen);
         if (r >= 0)
-                r = get_string(o, "enrollment", &id, &len, errbuf, errlen);
-        if (r >= 0 && !verifier_is_hex_id(id, VERIFIER_ID_LEN)) {
-                attest_set_error(errbuf, errlen, "$.enrollment: not an enrollment id (%d lowercase hex digits)",
-                                 VERIFIER_ID_LEN);
-                r = -EBADMSG;
-        }
-        if (r >= 0) {
-                memcpy(ret->enrollment, id, VERIFIER_ID_LEN + 1);
+                r = get_hex_id(o, "enrollment", "an enrollment id", VERIFIER_ID_LEN, ret->enrollment, errbuf, errlen);
+        if (r >= 0)
                 r = get_hex(o, "credential", ret->credential, sizeof(ret->credential), &ret->credential_size, errbuf,
                             errlen);
-        }
         json_object_put(o);
         return r;
 }
@@ -299,16 +307,9 @@ int verifier_attest_request_parse(const char *body, size_t size, verifier_attest
                 return r;
         r = check_members(o, known, errbuf, errlen);
         if (r >= 0)
-                r = get_string(o, "machine", &s, &len, errbuf, errlen);
-        if (r >= 0 && !verifier_is_hex_id(s, ATTEST_MACHINE_ID_LEN)) {
-                attest_set_error(errbuf, errlen, "$.machine: not a machine id (%d lowercase hex digits)",
-                                 ATTEST_MACHINE_ID_LEN);
-                r = -EBADMSG;
-        }
-        if (r >= 0) {
-                memcpy(q->machine, s, ATTEST_MACHINE_ID_LEN + 1);
+                r = get_hex_id(o, "machine", "a machine id", ATTEST_MACHINE_ID_LEN, q->machine, errbuf, errlen);
+        if (r >= 0)
                 r = get_hex(o, "nonce", q->nonce, sizeof(q->nonce), &q->nonce_size, errbuf, errlen);
-        }
         if (r >= 0)
                 r = get_base64(o, "quote", q->message, sizeof(q->message), &q->message_size, errbuf, errlen);
         if (r >= 0)
