@@ -1,7 +1,10 @@
 #!/bin/bash
 # Secure Boot and the command line, under QEMU + OVMF + swtpm:
-#   (e) Secure Boot enforced (snakeoil keys): a Lantern UKI signed with the snakeoil key carrying an UNSIGNED
-#       kernel boots, and PCR 11 equals systemd-measure calculate; PCR 12 stays zero (embedded .cmdline wins);
+#   (e) Secure Boot enforced (snakeoil keys), through a signed systemd-boot 252: a Lantern UKI signed with the
+#       snakeoil key carrying an UNSIGNED kernel boots, and PCR 11 equals systemd-measure calculate. sd-boot
+#       passes the .cmdline as LoadOptions and measures it into PCR 12; under Secure Boot the stub uses its
+#       embedded .cmdline and measures nothing more, so PCR 12 is that one extend and
+#       StubPcrKernelParameters stays unset;
 #   (f) the same as a signed thin stub with the unsigned kernel and the initrd on the ESP: boots, same PCR 11;
 #   (g) one Secure Boot boot in which nothing may run, four disks that OVMF tries in turn:
 #       port 0: the unsigned kernel alone: the firmware refuses it (control: so (e)/(f) ran it only through
@@ -81,7 +84,8 @@ lab_sign "$W/thin.efi" "$W/thin-signed.efi" || { not_ok "sign the thin stub"; fi
 check "sbverify accepts the signed thin stub with the snakeoil certificate" \
   sbverify --cert "$LAB_SNAKEOIL_CERT" "$W/thin-signed.efi"
 
-lab_esp "$W/esp-e" "$W/uki-signed.efi"
+lab_sign "$LAB_SDBOOT_DEFAULT" "$W/sdboot-signed.efi" || { not_ok "sign systemd-boot"; finish; }
+lab_esp_sdboot "$W/esp-e" "$W/uki-signed.efi" "$W/sdboot-signed.efi" || { not_ok "systemd-boot ESP (e)"; finish; }
 lab_esp "$W/esp-f" "$W/thin-signed.efi"
 mkdir -p "$W/esp-f/EFI/lantern"
 cp "$W/vmlinuz" "$W/esp-f/EFI/lantern/vmlinuz.efi"
@@ -145,7 +149,12 @@ for bank in sha256 sha384; do
   check_eq "Secure Boot, Lantern UKI: PCR 11 $bank = systemd-measure" "$(pcr e $bank 11)" "$want"
   check_eq "Secure Boot, thin stub: PCR 11 $bank = systemd-measure" "$(pcr f $bank 11)" "$want"
 done
-check_eq "Secure Boot: PCR 12 untouched (the embedded .cmdline wins over LoadOptions)" "$(pcr e sha256 12)" "$zero"
+# One extend of PCR 12 from zero with H(cmdline as UTF-16LE + NUL): systemd-boot's; the stub added none.
+d=$( { printf '%s' "$(cat "$W/cmdline")" | iconv -t UTF-16LE; printf '\0\0'; } | openssl dgst -sha256 -r | cut -d' ' -f1)
+check_eq "Secure Boot via systemd-boot: PCR 12 = systemd-boot's one extend (the stub ignored LoadOptions)" \
+  "$(pcr e sha256 12)" "$(printf '%s%s' "$zero" "$d" | xxd -r -p | openssl dgst -sha256 -r | cut -d' ' -f1)"
+check_eq "Secure Boot via systemd-boot: one PCR 12 record" \
+  "$(tpm2_eventlog "$W/e/eventlog.bin" 2>/dev/null | grep -c '^  PCRIndex: 12$')" 1
 check "Secure Boot was on in (e)" bash -c "[ '$(pcr e sha256 7)' != '$(pcr h sha256 7)' ]"
 check "tpm2_eventlog replays boot (f) to the guest's PCRs" lab_check_replay "$W/f/eventlog.bin" "$W/f/pcrs.txt"
 
@@ -212,4 +221,5 @@ check_eq "sd-boot chain: PCR 11 sha256 = systemd-measure over generation 1's fil
 check_eq "LoadOptions measured: StubPcrKernelParameters is \"12\" (BS|RT, UTF-16 with NUL)" \
   "$(var h StubPcrKernelParameters)" "06000000310032000000"
 check_eq "Secure Boot: StubPcrKernelImage is \"11\"" "$(var e StubPcrKernelImage)" "06000000310031000000"
+check_eq "Secure Boot: LoadOptions not measured, StubPcrKernelParameters unset" "$(var e StubPcrKernelParameters)" none
 finish
