@@ -178,16 +178,10 @@ static int parse_sign_argv(int argc, char **argv, sign_args *a) {
                 case 'p':
                         a->profile = optarg;
                         break;
-                case 'r': {
-                        char *real = realpath(optarg, NULL);
-                        if (!real) {
-                                cli_error("--root %s: %s", optarg, strerror(errno));
+                case 'r':
+                        if (cli_realpath_option("--root", optarg, &a->root) < 0)
                                 return -EINVAL;
-                        }
-                        free(a->root);
-                        a->root = real;
                         break;
-                }
                 case 'h':
                         policy_usage(stdout);
                         return 0;

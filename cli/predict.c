@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -110,18 +109,6 @@ static void args_done(args *a) {
         free(a->cache_dir);
 }
 
-/* Makes a path absolute against the working directory (only without --root). */
-static char *absolute(const char *path) {
-        char cwd[PATH_MAX], *p;
-        if (path[0] == '/')
-                return strdup(path);
-        if (!getcwd(cwd, sizeof(cwd)))
-                return NULL;
-        if (asprintf(&p, "%s/%s", cwd, path) < 0)
-                return NULL;
-        return p;
-}
-
 static int parse_argv(int argc, char **argv, args *a) {
         static const struct option options[] = {
                 { "profile", required_argument, NULL, 'p' },
@@ -152,16 +139,10 @@ static int parse_argv(int argc, char **argv, args *a) {
                 case 'p':
                         a->profiles[a->n_profiles++] = optarg;
                         break;
-                case 'r': {
-                        char *real = realpath(optarg, NULL);
-                        if (!real) {
-                                cli_error("--root %s: %s", optarg, strerror(errno));
+                case 'r':
+                        if (cli_realpath_option("--root", optarg, &a->root) < 0)
                                 return -EINVAL;
-                        }
-                        free(a->root);
-                        a->root = real;
                         break;
-                }
                 case 'b': {
                         const measure_alg *more[PREDICT_MAX_BANKS];
                         size_t n;
@@ -188,12 +169,8 @@ static int parse_argv(int argc, char **argv, args *a) {
                         a->eventlog = optarg;
                         break;
                 case 'E':
-                        free(a->esp);
-                        a->esp = realpath(optarg, NULL);
-                        if (!a->esp) {
-                                cli_error("--esp %s: %s", optarg, strerror(errno));
+                        if (cli_realpath_option("--esp", optarg, &a->esp) < 0)
                                 return -EINVAL;
-                        }
                         break;
                 case 'P':
                 case 'O': {
@@ -220,7 +197,7 @@ static int parse_argv(int argc, char **argv, args *a) {
                         break;
                 case 'C':
                         free(a->cache_dir);
-                        a->cache_dir = absolute(optarg);
+                        a->cache_dir = cli_absolute_path(optarg);
                         if (!a->cache_dir)
                                 return -ENOMEM;
                         break;
@@ -309,7 +286,7 @@ static int load_generations(const args *a, predict_generation **ret, size_t *ret
         }
         for (size_t i = 0; i < (default_profiles ? n_profiles : a->n_profiles); i++) {
                 const char *profile = default_profiles ? profiles[i] : a->profiles[i];
-                char *abs = a->root ? strdup(profile) : absolute(profile);
+                char *abs = a->root ? strdup(profile) : cli_absolute_path(profile);
                 predict_generation *more = NULL;
                 size_t n_more = 0;
                 if (!abs) {
