@@ -70,6 +70,9 @@ int cli_realpath_option(const char *option, const char *arg, char **ret);
 /* Parses a comma-separated bank list ("sha1,sha256") into alg pointers. Prints the error and returns -EINVAL
  * on an unknown name. */
 int cli_parse_banks(const char *arg, const measure_alg **ret, size_t max, size_t *ret_n);
+/* A repeatable --bank: parses arg like cli_parse_banks() and appends the banks not yet among banks[0..*n).
+ * Prints the error and returns -EINVAL on a bad list or when more than max banks would result. */
+int cli_append_banks(const char *arg, const measure_alg **banks, size_t max, size_t *n);
 /* Parses a PCR selection "0,4,7" or "0-7,11" or "all" into a bit mask. */
 int cli_parse_pcrs(const char *arg, uint32_t *ret_mask);
 

@@ -129,25 +129,10 @@ static int parse_sign_argv(int argc, char **argv, sign_args *a) {
                         }
                         break;
                 }
-                case 'b': {
-                        const measure_alg *more[PREDICT_MAX_BANKS];
-                        size_t n;
-                        if (cli_parse_banks(optarg, more, PREDICT_MAX_BANKS, &n) < 0)
+                case 'b':
+                        if (cli_append_banks(optarg, a->banks, PREDICT_MAX_BANKS, &a->n_banks) < 0)
                                 return -EINVAL;
-                        for (size_t i = 0; i < n; i++) {
-                                bool dup = false;
-                                for (size_t j = 0; j < a->n_banks; j++)
-                                        dup |= a->banks[j] == more[i];
-                                if (dup)
-                                        continue;
-                                if (a->n_banks == PREDICT_MAX_BANKS) {
-                                        cli_error("too many banks");
-                                        return -EINVAL;
-                                }
-                                a->banks[a->n_banks++] = more[i];
-                        }
                         break;
-                }
                 case 'f': {
                         if (a->n_phases == MAX_PHASES) {
                                 cli_error("more than %d phases", MAX_PHASES);

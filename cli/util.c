@@ -162,6 +162,26 @@ int cli_parse_banks(const char *arg, const measure_alg **ret, size_t max, size_t
         return 0;
 }
 
+int cli_append_banks(const char *arg, const measure_alg **banks, size_t max, size_t *n) {
+        const measure_alg *more[16];
+        size_t n_more;
+        if (cli_parse_banks(arg, more, max < 16 ? max : 16, &n_more) < 0)
+                return -EINVAL;
+        for (size_t i = 0; i < n_more; i++) {
+                bool dup = false;
+                for (size_t j = 0; j < *n; j++)
+                        dup |= banks[j] == more[i];
+                if (dup)
+                        continue;
+                if (*n == max) {
+                        cli_error("too many banks");
+                        return -EINVAL;
+                }
+                banks[(*n)++] = more[i];
+        }
+        return 0;
+}
+
 int cli_parse_pcrs(const char *arg, uint32_t *ret_mask) {
         uint32_t mask = 0;
         if (strcmp(arg, "all") == 0) {
