@@ -27,8 +27,6 @@
 #define MAX_PHASES 64
 #define MAX_KEY_FILE (1u << 20)
 
-int cli_load_pe(const char *path, cli_file *ret_file, measure_pe *ret_pe);
-
 typedef struct sign_args {
         const char *private_key;
         const char *public_key;
@@ -230,18 +228,14 @@ static int parse_sign_argv(int argc, char **argv, sign_args *a) {
 
 /* PCR 11 of a UKI file, as its stub measures it. */
 static int uki_pcr11(const sign_args *a, uint8_t (*ret)[MEASURE_DIGEST_MAX]) {
-        measure_pe *pe = malloc(sizeof(*pe));
+        measure_pe *pe;
         measure_uki_plan plan;
         measure_pe_error err = {};
         cli_file file;
         int r;
 
-        if (!pe)
-                return -ENOMEM;
-        if (cli_load_pe(a->uki, &file, pe) != 0) {
-                free(pe);
+        if (cli_load_pe_alloc(a->uki, &file, &pe) != 0)
                 return -EINVAL;
-        }
         const uint8_t *data = file.data;
         size_t size = file.size;
         r = measure_uki_plan_build(pe, data, size, &err, &plan);
