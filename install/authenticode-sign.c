@@ -269,12 +269,9 @@ int install_authenticode_sign(const void *data, size_t size, EVP_PKEY *key, X509
                 return -EINVAL;
         if (X509_check_private_key(cert, key) != 1)
                 return -EIO;
-        pe = malloc(sizeof(*pe));
-        if (!pe)
-                return -ENOMEM;
-        r = measure_pe_parse(data, size, MEASURE_PE_FILE, error, pe);
+        r = install_pe_parse_new(data, size, error, &pe);
         if (r < 0)
-                goto finish;
+                return r;
         if (pe->n_data_dirs <= MEASURE_PE_DIR_SECURITY) {
                 r = -EBADMSG;
                 if (error) {
@@ -451,12 +448,9 @@ int install_authenticode_check(const void *data, size_t size, X509 *cert, instal
 
         if (!data || !cert || !ret)
                 return -EINVAL;
-        pe = malloc(sizeof(*pe));
-        if (!pe)
-                return -ENOMEM;
-        r = measure_pe_parse(data, size, MEASURE_PE_FILE, NULL, pe);
+        r = install_pe_parse_new(data, size, NULL, &pe);
         if (r < 0)
-                goto finish;
+                return r;
         measure_pe_cert_table(pe, &cert_off, &cert_size);
         if (cert_size == 0) {
                 *ret = INSTALL_SIGNATURE_NONE;

@@ -747,15 +747,12 @@ static int load_stub(ctx *c) {
         if (c->stub_size < INSTALL_STUB_MIN)
                 return predict_error_set(c->err, -EINVAL, "stub %s: %zu bytes, too small to be the stub", c->o->stub,
                                          c->stub_size);
-        pe = malloc(sizeof(*pe));
-        if (!pe)
-                return -ENOMEM;
-        r = measure_pe_parse(c->stub, c->stub_size, MEASURE_PE_FILE, &pe_err, pe);
-        if (r < 0) {
-                free(pe);
+        r = install_pe_parse_new(c->stub, c->stub_size, &pe_err, &pe);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
                 return predict_error_set(c->err, r, "stub %s: offset %llu: %s", c->o->stub,
                                          (unsigned long long) pe_err.offset, pe_err.what);
-        }
         r = measure_uki_stub_identify(pe, c->stub, c->stub_size, &id);
         bool thin = measure_pe_find_section(pe, ".linux", MEASURE_PE_MATCH_EXACT_FIRST, 0, pe->n_sections) < 0;
         free(pe);

@@ -17,6 +17,21 @@ static uint64_t align_up(uint64_t v, uint64_t a) {
         return (v + a - 1) / a * a;
 }
 
+int install_pe_parse_new(const void *data, size_t size, measure_pe_error *error, measure_pe **ret) {
+        measure_pe *pe = malloc(sizeof(*pe));
+        int r;
+
+        if (!pe)
+                return -ENOMEM;
+        r = measure_pe_parse(data, size, MEASURE_PE_FILE, error, pe);
+        if (r < 0) {
+                free(pe);
+                return r;
+        }
+        *ret = pe;
+        return 0;
+}
+
 uint32_t install_pe_checksum(const uint8_t *data, size_t size, uint64_t checksum_offset) {
         uint64_t sum = 0;
         for (size_t i = 0; i < size; i += 2) {
@@ -48,12 +63,9 @@ int install_pe_add_sections(const void *data, size_t size, const install_pe_sect
 
         if (!data || (n > 0 && !sections) || !ret || !ret_size)
                 return -EINVAL;
-        pe = malloc(sizeof(*pe));
-        if (!pe)
-                return -ENOMEM;
-        r = measure_pe_parse(data, size, MEASURE_PE_FILE, error, pe);
+        r = install_pe_parse_new(data, size, error, &pe);
         if (r < 0)
-                goto finish;
+                return r;
         measure_pe_cert_table(pe, &cert_off, &cert_size);
         if (cert_size > 0) {
                 r = fail(error, pe->data_dirs_offset + 8 * MEASURE_PE_DIR_SECURITY,

@@ -32,6 +32,10 @@ typedef struct install_pe_section {
 int install_pe_add_sections(const void *data, size_t size, const install_pe_section *sections, size_t n,
                             measure_pe_error *error, uint8_t **ret, size_t *ret_size);
 
+/* measure_pe_parse() of a whole PE file into a measure_pe allocated here (it is large): 0 with *ret to free,
+ * -ENOMEM, or the parse error (described in *error when given), *ret untouched. */
+int install_pe_parse_new(const void *data, size_t size, measure_pe_error *error, measure_pe **ret);
+
 /* The PE optional header CheckSum of a file (ImageHlp's CheckSumMappedFile): the 16-bit one's-complement
  * style sum of the file, the CheckSum field itself read as zero, plus the file length. */
 uint32_t install_pe_checksum(const uint8_t *data, size_t size, uint64_t checksum_offset);
