@@ -20,8 +20,8 @@
 # Kernels are Debian's vmlinuz without its signature and two copies with different random trailing bytes
 # (distinct files that boot); initrds are busybox initrds that differ by a marker line.
 # Measured: the first install has 11 steps (one bootable state: the last), the update 12, giving 13 distinct
-# states (the first install's last state is the update's base), 13 boots, two at a time: 161-170 s of boots,
-# 188-209 s for the whole test on 2 cores (31 s before it booted anything).
+# states (the first install's last state is the update's base), 13 boots, two at a time: 117-170 s of boots,
+# 134-209 s for the whole test on 2 cores (31 s before it booted anything).
 . "$(dirname "$0")/../lib.sh"
 . "$LANTERN_TOP/tests/lab/lab.sh"
 . "$LANTERN_TOP/tests/lab/assert.sh"
@@ -134,8 +134,9 @@ check_eq "the base of the update is a state of the first install" "$(fingerprint
 # --- boots ---------------------------------------------------------------------------------------------------
 echo "# ${#STATES[@]} distinct bootable states"
 for fp in "${STATES[@]}"; do echo "#   $fp: generation ${STATE_GEN[$fp]:-?} (${STATE_WHERE[$fp]})"; done
-check "the update's states boot generation 3 before its loader.conf and 4 after" \
-  test "$(for fp in "${STATES[@]}"; do echo "${STATE_GEN[$fp]}"; done | sort -u | paste -sd,)" = 3,4
+gens=$(for fp in "${STATES[@]}"; do echo "${STATE_GEN[$fp]}"; done | paste -sd' ')
+check "in order, the states boot generation 3 until the update's loader.conf, then 4 ($gens)" \
+  grep -Eqx '3( 3)* 4( 4)*' <<<"$gens"
 "$LANTERN" predict --root "$R" --bank sha1,sha256,sha384,sha512 --json >"$W/pred.json" 2>"$W/pred.err"
 check_eq "lantern predict --root exits 0" "$?" 0
 start=$SECONDS
@@ -164,7 +165,7 @@ for fp in "${STATES[@]}"; do
   check_eq "$l: generation $gen's initrd booted" "$(sed -n 's/^LANTERN-INITRD //p' "$b/serial.log")" \
     "$([ "$gen" = 4 ] && echo i4 || echo i2)"
   for bank in $BANKS; do
-    want=$(jq -r ".pcrs.$bank[\"11\"]" <<<"$pred")
+    want=$(jq -r ".pcrs.${bank}[\"11\"]" <<<"$pred")
     [[ $want =~ ^[0-9a-f]{40,128}$ ]] || not_ok "$l: PCR 11 $bank is predicted (got '$want')"
     check_eq "$l: PCR 11 $bank = lantern predict for generation $gen" \
       "$(awk -v b=$bank '$1 == b && $2 == 11 { print $3 }' "$b/pcrs.txt")" "$want"
