@@ -11,12 +11,12 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
-#include <openssl/pem.h>
 
 #include "authenticode-sign.h"
 #include "cli.h"
 #include "fileio.h"
 #include "installer.h"
+#include "pem.h"
 #include "pe-build.h"
 
 #define DEFAULT_SYSTEMD_BOOT "/usr/lib/systemd/boot/efi/systemd-bootx64.efi"
@@ -437,30 +437,26 @@ finish:
 }
 
 static int load_key_cert(const char *key_path, const char *cert_path, EVP_PKEY **ret_key, X509 **ret_cert) {
-        FILE *f;
+        int r;
         if (key_path) {
-                f = fopen(key_path, "re");
-                if (!f) {
-                        cli_error("%s: cannot open: %s", key_path, strerror(errno));
-                        return -errno;
-                }
-                *ret_key = PEM_read_PrivateKey(f, NULL, NULL, (void *) "");
-                fclose(f);
-                if (!*ret_key) {
+                r = install_pem_read_key(key_path, ret_key);
+                if (r == -EBADMSG) {
                         cli_error("%s: not a PEM private key (or encrypted)", key_path);
                         return -EINVAL;
                 }
+                if (r < 0) {
+                        cli_error("%s: cannot open: %s", key_path, strerror(-r));
+                        return r;
+                }
         }
-        f = fopen(cert_path, "re");
-        if (!f) {
-                cli_error("%s: cannot open: %s", cert_path, strerror(errno));
-                return -errno;
-        }
-        *ret_cert = PEM_read_X509(f, NULL, NULL, NULL);
-        fclose(f);
-        if (!*ret_cert) {
+        r = install_pem_read_cert(cert_path, ret_cert);
+        if (r == -EBADMSG) {
                 cli_error("%s: not a PEM certificate", cert_path);
                 return -EINVAL;
+        }
+        if (r < 0) {
+                cli_error("%s: cannot open: %s", cert_path, strerror(-r));
+                return r;
         }
         return 0;
 }

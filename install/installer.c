@@ -12,7 +12,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <openssl/pem.h>
 
 #include "authenticode.h"
 #include "digest.h"
@@ -21,6 +20,7 @@
 #include "loader-conf.h"
 #include "pe-build.h"
 #include "pe.h"
+#include "pem.h"
 #include "predict-cmdline.h"
 #include "predict-filehash.h"
 #include "predict-generation.h"
@@ -705,23 +705,19 @@ finish:
 }
 
 static int load_signer(ctx *c) {
-        FILE *f;
+        int r;
         if (!c->o->key || !c->o->cert)
                 return predict_error_set(c->err, -EINVAL, "no signing key: --keys DIR (DIR/db.key, DIR/db.crt)");
-        f = fopen(c->o->key, "re");
-        if (!f)
-                return predict_error_set(c->err, -errno, "%s: cannot open the signing key: %s", c->o->key, strerror(errno));
-        c->key = PEM_read_PrivateKey(f, NULL, NULL, (void *) "");
-        fclose(f);
-        if (!c->key)
+        r = install_pem_read_key(c->o->key, &c->key);
+        if (r == -EBADMSG)
                 return predict_error_set(c->err, -EINVAL, "%s: not a PEM private key (or encrypted)", c->o->key);
-        f = fopen(c->o->cert, "re");
-        if (!f)
-                return predict_error_set(c->err, -errno, "%s: cannot open the certificate: %s", c->o->cert, strerror(errno));
-        c->cert = PEM_read_X509(f, NULL, NULL, NULL);
-        fclose(f);
-        if (!c->cert)
+        if (r < 0)
+                return predict_error_set(c->err, r, "%s: cannot open the signing key: %s", c->o->key, strerror(-r));
+        r = install_pem_read_cert(c->o->cert, &c->cert);
+        if (r == -EBADMSG)
                 return predict_error_set(c->err, -EINVAL, "%s: not a PEM certificate", c->o->cert);
+        if (r < 0)
+                return predict_error_set(c->err, r, "%s: cannot open the certificate: %s", c->o->cert, strerror(-r));
         if (X509_check_private_key(c->cert, c->key) != 1)
                 return predict_error_set(c->err, -EINVAL, "%s does not belong to the certificate %s", c->o->key,
                                          c->o->cert);
@@ -729,7 +725,7 @@ static int load_signer(ctx *c) {
         int len = i2d_X509(c->cert, &der);
         if (len <= 0)
                 return -ENOMEM;
-        int r = measure_hash(measure_alg_by_name("sha256"), der, (size_t) len, c->cert_digest);
+        r = measure_hash(measure_alg_by_name("sha256"), der, (size_t) len, c->cert_digest);
         OPENSSL_free(der);
         return r;
 }
