@@ -7,34 +7,29 @@
 
 #define MAX_CMDLINE (1u << 20)
 
+/* How many leading one bits b has: 0 for ASCII, 1 for a continuation byte, else the length of the UTF-8
+ * sequence it starts (the 5- and 6-byte forms of RFC 2279 too). */
+static size_t leading_ones(unsigned char b) {
+        size_t k = 0;
+        while (k < 8 && (b & (0x80 >> k)))
+                k++;
+        return k;
+}
+
 /* One UTF-8 sequence at s (n bytes left): its length and code point, UINT32_MAX when invalid. */
 static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *ret) {
-        size_t len;
+        size_t len = leading_ones(s[0]);
         uint32_t c;
 
-        if (!(s[0] & 0x80)) {
+        if (len == 0) {
                 *ret = s[0];
                 return 1;
         }
-        if ((s[0] & 0xe0) == 0xc0) {
-                len = 2;
-                c = s[0] & 0x1f;
-        } else if ((s[0] & 0xf0) == 0xe0) {
-                len = 3;
-                c = s[0] & 0x0f;
-        } else if ((s[0] & 0xf8) == 0xf0) {
-                len = 4;
-                c = s[0] & 0x07;
-        } else if ((s[0] & 0xfc) == 0xf8) {
-                len = 5;
-                c = s[0] & 0x03;
-        } else if ((s[0] & 0xfe) == 0xfc) {
-                len = 6;
-                c = s[0] & 0x01;
-        } else {
+        if (len < 2 || len > 6) {
                 *ret = UINT32_MAX;
                 return 1;
         }
+        c = s[0] & (0x7f >> len);
         if (len > n) {
                 *ret = UINT32_MAX;
                 return len;
