@@ -94,11 +94,25 @@ static bool parse_link_name(const char *entry, const char *name, unsigned long *
         return true;
 }
 
+/* Reads and parses the bootspec file path (under root), naming it source in errors. */
+static int read_bootspec(const char *root, const char *path, const char *source, predict_error *err,
+                         predict_bootspec **ret) {
+        char *data = NULL;
+        size_t size;
+        int r;
+
+        r = predict_host_read(root, path, PREDICT_BOOTSPEC_MAX_SIZE, err, &data, &size);
+        if (r < 0)
+                return r;
+        r = predict_bootspec_parse(data, size, source, err, ret);
+        free(data);
+        return r;
+}
+
 /* Reads <toplevel>/boot.json, or synthesises the bootspec when the generation has none. */
 static int load_toplevel(const char *root, const char *toplevel, predict_error *err, predict_bootspec **ret,
                          char **ret_source) {
-        char *json_path = NULL, *resolved = NULL, *host = NULL, *data = NULL;
-        size_t size;
+        char *json_path = NULL, *resolved = NULL, *host = NULL;
         int r;
 
         json_path = predict_path_join(toplevel, "boot.json");
@@ -119,10 +133,7 @@ static int load_toplevel(const char *root, const char *toplevel, predict_error *
                 r = -ENOMEM;
                 goto finish;
         }
-        r = predict_host_read(root, resolved, PREDICT_BOOTSPEC_MAX_SIZE, err, &data, &size);
-        if (r < 0)
-                goto finish;
-        r = predict_bootspec_parse(data, size, host, err, ret);
+        r = read_bootspec(root, resolved, host, err, ret);
         if (r < 0)
                 goto finish;
         *ret_source = host;
@@ -131,7 +142,6 @@ finish:
         free(json_path);
         free(resolved);
         free(host);
-        free(data);
         return r;
 }
 
@@ -240,15 +250,9 @@ finish:
 
 int predict_generation_from_file(const char *path, predict_error *err, predict_generation *ret) {
         predict_generation g = {};
-        char *data = NULL;
-        size_t size;
         int r;
 
-        r = predict_host_read(NULL, path, PREDICT_BOOTSPEC_MAX_SIZE, err, &data, &size);
-        if (r < 0)
-                return r;
-        r = predict_bootspec_parse(data, size, path, err, &g.bootspec);
-        free(data);
+        r = read_bootspec(NULL, path, path, err, &g.bootspec);
         if (r < 0)
                 return r;
         g.link = strdup(path);
