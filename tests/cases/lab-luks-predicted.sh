@@ -15,7 +15,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$LANTERN_TOP/tests/lab/lab.sh"
 . "$LANTERN_TOP/tests/swtpm.sh"
-. "$LANTERN_TOP/tests/bench/install-profile.sh"
+. "$LANTERN_TOP/tests/lab/profile.sh"
 
 for t in sbattach jq qemu-system-x86_64 swtpm cryptsetup; do
         command -v "$t" >/dev/null || { not_ok "needs $t"; finish; }

@@ -11,7 +11,7 @@
 #  - with --esp, each installed kernel and initrd is read once per run; a changed one is refused in any banks;
 #  - a progress bar appears on stderr only when it is a terminal (script(1)) and hashing takes over a second.
 . "$(dirname "$0")/../lib.sh"
-. "$LANTERN_TOP/tests/bench/install-profile.sh"
+. "$LANTERN_TOP/tests/lab/profile.sh"
 
 MEASURE=/usr/lib/systemd/systemd-measure
 for tool in "$MEASURE" jq strace script openssl; do
