@@ -10,6 +10,7 @@
 # name), tpm2_pcrread (quoted values), tpm2_eventlog (log digests), hashlib (appended event).
 . "$(dirname "$0")/../lib.sh"
 . "$LANTERN_TOP/tests/swtpm.sh"
+. "$LANTERN_TOP/tests/lanternd.sh"
 . "$LANTERN_TOP/tests/lab/lab.sh"
 
 for tool in swtpm swtpm_setup tpm2_pcrextend tpm2_nvread tpm2_readpublic tpm2_createprimary tpm2_eventlog curl \
@@ -56,35 +57,8 @@ check "oracle: openssl verify chains the EK certificate to swtpm's local CA" \
 # --- lanternd ----------------------------------------------------------------------------------------------
 TOKEN=$(openssl rand -hex 24)
 printf '%s\n' "$TOKEN" >"$W/token"
-start_lanternd() {
-  local try port
-  for try in $(seq 1 20); do
-    port=$((30000 + RANDOM % 30000))
-    ss -Htln "( sport = :$port )" 2>/dev/null | grep -q . && continue
-    rm -f "$W/lanternd.pid"
-    "$LANTERND" --listen "127.0.0.1:$port" --db "$W/lanternd.db" --pid-file "$W/lanternd.pid" \
-      --admin-token-file "$W/token" --nonce-ttl "${1:-60}" >>"$W/lanternd.log" 2>&1 &
-    for _ in $(seq 1 50); do
-      [ -s "$W/lanternd.pid" ] && { URL=http://127.0.0.1:$port; return 0; }
-      kill -0 $! 2>/dev/null || break
-      sleep 0.1
-    done
-  done
-  return 1
-}
-stop_lanternd() {
-  local pid
-  [ -s "$W/lanternd.pid" ] || return 0
-  pid=$(cat "$W/lanternd.pid")
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "--pid-file $W/lanternd.pid" || return 0
-  kill "$pid"
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -9 "$pid"
-}
-prev_trap=$(trap -p EXIT | sed "s/^trap -- '//; s/' EXIT\$//")
-# shellcheck disable=SC2064
-trap "stop_lanternd; $prev_trap" EXIT
-start_lanternd || { not_ok "lanternd starts"; cat "$W/lanternd.log"; finish; }
+lanternd_start "$W" "$W/token" --nonce-ttl 60 || { not_ok "lanternd starts"; cat "$W/lanternd.log"; finish; }
+URL=$LANTERND_URL
 ok "lanternd listens on $URL"
 check "lanternd wrote its pid file" test -s "$W/lanternd.pid"
 
@@ -363,7 +337,7 @@ check_exit "attest with an unknown verb: exit 2" 2 "$LANTERN" attest frobnicate
 
 # --- stop by pid --------------------------------------------------------------------------------------------
 pid=$(cat "$W/lanternd.pid")
-stop_lanternd
+lanternd_stop "$W"
 check "lanternd stopped by its pid" test ! -e "/proc/$pid"
 check "lanternd removed its pid file" test ! -e "$W/lanternd.pid"
 finish

@@ -11,6 +11,7 @@
 . "$LANTERN_TOP/tests/lab/lab.sh"
 . "$LANTERN_TOP/tests/lab/profile.sh"
 . "$LANTERN_TOP/tests/swtpm.sh"
+. "$LANTERN_TOP/tests/lanternd.sh"
 
 for t in sbattach qemu-system-x86_64 swtpm swtpm_setup curl jq; do
   command -v "$t" >/dev/null || { not_ok "needs $t"; finish; }
@@ -27,32 +28,8 @@ MODS=$(dirname "$K")/../lib/modules/$kver/kernel
 # --- lanternd on the host --------------------------------------------------------------------------------------
 TOKEN=$(openssl rand -hex 24)
 printf '%s\n' "$TOKEN" >"$W/token"
-PORT=""
-for try in $(seq 1 20); do
-  p=$((30000 + RANDOM % 30000))
-  ss -Htln "( sport = :$p )" 2>/dev/null | grep -q . && continue
-  rm -f "$W/lanternd.pid"
-  "$LANTERND" --listen "127.0.0.1:$p" --db "$W/lanternd.db" --pid-file "$W/lanternd.pid" \
-    --admin-token-file "$W/token" >>"$W/lanternd.log" 2>&1 &
-  for _ in $(seq 1 50); do
-    [ -s "$W/lanternd.pid" ] && { PORT=$p; break 2; }
-    kill -0 $! 2>/dev/null || break
-    sleep 0.1
-  done
-done
-stop_lanternd() {
-  local pid
-  [ -s "$W/lanternd.pid" ] || return 0
-  pid=$(cat "$W/lanternd.pid")
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "--pid-file $W/lanternd.pid" || return 0
-  kill "$pid"
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -9 "$pid"
-}
-prev_trap=$(trap -p EXIT | sed "s/^trap -- '//; s/' EXIT\$//")
-# shellcheck disable=SC2064
-trap "stop_lanternd; $prev_trap" EXIT
-[ -n "$PORT" ] || { not_ok "lanternd starts"; cat "$W/lanternd.log"; finish; }
+lanternd_start "$W" "$W/token" || { not_ok "lanternd starts"; cat "$W/lanternd.log"; finish; }
+PORT=$LANTERND_PORT
 ok "lanternd listens on 127.0.0.1:$PORT"
 URL=http://127.0.0.1:$PORT
 
@@ -181,6 +158,6 @@ check "boot 2: no secret released" bash -c "! grep -q '^ATTEST-OUT secret' '$S'"
 grep '^ATTEST-ERR' "$S" | sed 's/^/# /'
 
 pid=$(cat "$W/lanternd.pid")
-stop_lanternd
+lanternd_stop "$W"
 check "lanternd stopped by its pid" test ! -e "/proc/$pid"
 finish
