@@ -53,22 +53,14 @@ sbattach --remove "$W/vmlinuz" >/dev/null 2>&1 || true # NixOS kernels are unsig
 # The initrd enrolls the keys when the firmware is in Setup Mode, then prints PCRs and the event log.
 R=$W/initrd-root
 rm -rf "$R"
-mkdir -p "$R/usr/bin" "$R/keys"
-cp "$L" "$R/usr/bin/lantern"
+mkdir -p "$R/keys"
 # The guest talks to its TPM through /dev/tpmrm0: tpm2-tss loads the device TCTI at run time.
-for lib in $(ldd "$L" | grep -o '/[^ ]*') /usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0; do
-  mkdir -p "$R$(dirname "$lib")"; cp -L "$lib" "$R$lib"
-done
+lab_initrd_add_lantern "$R" "$L" || die "cannot copy lantern and its libraries into the initrd"
 cp "$W"/keys/*.auth "$R/keys/"
 cp "$(dirname "$K")/../lib/modules/$kver/kernel/fs/efivarfs/efivarfs.ko" "$R/"
 MODS=$(dirname "$K")/../lib/modules/$kver/kernel
 cp "$MODS/drivers/firmware/qemu_fw_cfg.ko" "$R/"
-mkdir -p "$R/modules"
-for m in drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_legacy_dev \
-         drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci net/core/failover drivers/net/net_failover \
-         drivers/net/virtio_net; do
-  cp "$MODS/$m.ko" "$R/modules/"
-done
+lab_initrd_add_virtio_net "$R" || die "cannot copy the virtio-net modules into the initrd"
 cat >"$W/extra.sh" <<'EOS'
 insmod /efivarfs.ko
 mount -t efivarfs efivarfs /sys/firmware/efi/efivars
@@ -91,12 +83,7 @@ fi
 # A fleet verifier named by the host: bring up the network and attest.
 verifier=/sys/firmware/qemu_fw_cfg/by_name/opt/lantern/verifier/raw
 if [ -e "$verifier" ]; then
-  for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net; do
-    insmod /modules/$m.ko
-  done
-  n=0; while [ ! -e /sys/class/net/eth0 ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
-  ip link set lo up; ip link set eth0 up
-  ip addr add 10.0.2.15/24 dev eth0; ip route add default via 10.0.2.2
+  . /lab-net.sh
   /usr/bin/lantern attest --verifier "$(cat "$verifier")" --tcti device:/dev/tpmrm0 2>&1 | sed 's/^/guest: attest: /'
 fi
 EOS

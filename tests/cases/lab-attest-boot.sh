@@ -22,8 +22,6 @@ export TSS2_LOG=all+none
 W=$TEST_TMP
 FIRMWARE_LOG=$LANTERN_FIXTURES/boot/sd252-sdboot-sb-off/eventlog.bin
 K=$(lab_kernel) || { not_ok "fetch the Debian kernel"; finish; }
-kver=$(lab_kernel_version)
-MODS=$(dirname "$K")/../lib/modules/$kver/kernel
 
 # --- lanternd on the host --------------------------------------------------------------------------------------
 TOKEN=$(openssl rand -hex 24)
@@ -43,34 +41,11 @@ swtpm_stop "$W/tpm"
 
 # --- the guest: lantern and what it needs in the initrd ---------------------------------------------------------
 R=$W/initrd-root
-mkdir -p "$R/usr/bin" "$R/modules"
-cp "$LANTERN" "$R/usr/bin/lantern" || { not_ok "copy lantern"; finish; }
-tcti=$(ls /usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0 2>/dev/null) || { not_ok "libtss2-tcti-device"; finish; }
-for f in "$R/usr/bin/lantern" "$tcti"; do
-  for lib in $(ldd "$f" | grep -o '/[^ ]*'); do
-    mkdir -p "$R$(dirname "$lib")"
-    cp -L "$lib" "$R$lib"
-  done
-done
-mkdir -p "$R$(dirname "$tcti")"
-cp -L "$tcti" "$R$tcti"
-# virtio-net and its dependencies, dependencies first.
-for m in virtio/virtio_ring virtio/virtio virtio/virtio_pci_legacy_dev virtio/virtio_pci_modern_dev \
-         virtio/virtio_pci; do
-  cp "$MODS/drivers/$m.ko" "$R/modules/" || { not_ok "module $m"; finish; }
-done
-cp "$MODS/net/core/failover.ko" "$MODS/drivers/net/net_failover.ko" "$MODS/drivers/net/virtio_net.ko" "$R/modules/" ||
-  { not_ok "virtio_net modules"; finish; }
+[ -f "$LAB_TCTI_DEVICE" ] || { not_ok "libtss2-tcti-device"; finish; }
+lab_initrd_add_lantern "$R" || { not_ok "copy lantern"; finish; }
+lab_initrd_add_virtio_net "$R" || { not_ok "virtio_net modules"; finish; }
 cat >"$W/extra.sh" <<EOS
-for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net; do
-        insmod /modules/\$m.ko
-done
-n=0
-while [ ! -e /sys/class/net/eth0 ] && [ \$n -lt 50 ]; do sleep 0.1; n=\$((n + 1)); done
-ip link set lo up
-ip link set eth0 up
-ip addr add 10.0.2.15/24 dev eth0
-ip route add default via 10.0.2.2
+. /lab-net.sh
 /usr/bin/lantern attest --verifier http://10.0.2.2:$PORT --tcti device:/dev/tpmrm0 >/attest.out 2>/attest.err
 echo "ATTEST-RC \$?"
 sed 's/^/ATTEST-OUT /' /attest.out

@@ -13,12 +13,8 @@ lab_microsoft_certs "$W/ms" || { not_ok "Microsoft certificates from OVMF"; fini
 
 # The guest runs the real lantern binary: copy it with the shared libraries it links.
 R=$W/root
-mkdir -p "$R/usr/bin" "$R/keys"
-cp "$LANTERN" "$R/usr/bin/lantern"
-for lib in $(ldd "$LANTERN" | grep -o '/[^ ]*'); do
-  mkdir -p "$R$(dirname "$lib")"
-  cp -L "$lib" "$R$lib"
-done
+mkdir -p "$R/keys"
+lab_initrd_add_lantern "$R" || { not_ok "lantern and its libraries in the initrd"; finish; }
 cp -r "$W/keys/." "$R/keys/"
 cp -r "$W/ms" "$R/ms"
 K=$(lab_kernel)

@@ -30,12 +30,7 @@ PW=lab-passphrase
 
 # --- the guest's initrd: lantern, its libraries, the device TCTI, qemu_fw_cfg ------------------------------------
 G=$W/guest
-mkdir -p "$G/usr/bin"
-cp "$LANTERN" "$G/usr/bin/lantern"
-for lib in $(ldd "$LANTERN" | grep -o '/[^ ]*') $(ls /usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0 2>/dev/null); do
-        mkdir -p "$G$(dirname "$lib")"
-        cp -L "$lib" "$G$lib"
-done
+lab_initrd_add_lantern "$G"
 [ -f "$G/usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0" ] || { not_ok "libtss2-tcti-device.so.0 is installed"; finish; }
 cp "$(dirname "$K")/../lib/modules/$kver/kernel/drivers/firmware/qemu_fw_cfg.ko" "$G/qemu_fw_cfg.ko" ||
         { not_ok "qemu_fw_cfg.ko in the kernel package"; finish; }

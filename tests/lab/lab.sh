@@ -111,6 +111,51 @@ EOF
         mv "$out.tmp" "$out"
 }
 
+# lab_initrd_add_lantern ROOT [BINARY]: copies the lantern binary (default $LANTERN) to ROOT/usr/bin/lantern, with
+# the shared libraries it links and tpm2-tss's device TCTI (libtss2-tcti-device.so.0, which tpm2-tss loads with
+# dlopen for --tcti device:/dev/tpmrm0) and that TCTI's libraries, each at its host path under ROOT. For an initrd
+# built with LAB_INITRD_DIR=ROOT.
+LAB_TCTI_DEVICE=/usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0
+lab_initrd_add_lantern() {
+        local root=$1 bin=${2:-${LANTERN:-}} lib
+        [ -n "$root" ] && [ -x "$bin" ] || { _lab_err "usage: lab_initrd_add_lantern ROOT [BINARY]"; return 1; }
+        [ -f "$LAB_TCTI_DEVICE" ] || { _lab_err "$LAB_TCTI_DEVICE is not installed"; return 1; }
+        mkdir -p "$root/usr/bin" && cp "$bin" "$root/usr/bin/lantern" || { _lab_err "cannot copy $bin"; return 1; }
+        for lib in $(ldd "$bin" | grep -o '/[^ ]*') $(ldd "$LAB_TCTI_DEVICE" | grep -o '/[^ ]*') \
+                   "$LAB_TCTI_DEVICE"; do
+                mkdir -p "$root$(dirname "$lib")" && cp -L "$lib" "$root$lib" ||
+                        { _lab_err "cannot copy $lib"; return 1; }
+        done
+}
+
+# lab_initrd_add_virtio_net ROOT: copies virtio-net and the modules it needs from the cached kernel to
+# ROOT/modules/, and writes ROOT/lab-net.sh, which the guest sources (`. /lab-net.sh`) to load them in
+# dependency order, wait for eth0 and configure it for QEMU's user network (10.0.2.15/24, gateway 10.0.2.2).
+# The guest's QEMU needs a virtio-net-pci NIC on a -netdev user.
+LAB_VIRTIO_NET_MODULES="drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_legacy_dev
+        drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci net/core/failover drivers/net/net_failover
+        drivers/net/virtio_net"
+lab_initrd_add_virtio_net() {
+        local root=$1 k v mods m
+        [ -n "$root" ] || { _lab_err "usage: lab_initrd_add_virtio_net ROOT"; return 1; }
+        k=$(lab_kernel) && v=$(lab_kernel_version) || return 1
+        mods=$(dirname "$k")/../lib/modules/$v/kernel
+        mkdir -p "$root/modules" || return 1
+        : >"$root/lab-net.sh"
+        for m in $LAB_VIRTIO_NET_MODULES; do
+                cp "$mods/$m.ko" "$root/modules/" || { _lab_err "no module $m.ko in $mods"; return 1; }
+                echo "insmod /modules/${m##*/}.ko" >>"$root/lab-net.sh"
+        done
+        cat >>"$root/lab-net.sh" <<'EOF'
+n=0
+while [ ! -e /sys/class/net/eth0 ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+ip link set lo up
+ip link set eth0 up
+ip addr add 10.0.2.15/24 dev eth0
+ip route add default via 10.0.2.2
+EOF
+}
+
 # lab_u16 FILE OFFSET, lab_u32 FILE OFFSET: print the little-endian 16- or 32-bit value at OFFSET of FILE, in
 # decimal.
 _lab_u() { od -An -t "u$3" -j "$2" -N "$3" "$1" | tr -d ' \n'; }
