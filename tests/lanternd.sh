@@ -10,6 +10,8 @@
 # The port is picked at random and retried when busy, so tests can run in parallel. The binary is
 # $LANTERN_BUILD/lanternd unless LANTERND names another.
 
+. "$(dirname "${BASH_SOURCE[0]}")/at-exit.sh"
+
 LANTERND_DIRS=()
 
 # Starts lanternd with its database, pid file and log in DIR and waits until it has written its pid file (it
@@ -18,7 +20,7 @@ lanternd_start() {
   local dir=$1 token=$2 bin=${LANTERND:-$LANTERN_BUILD/lanternd} try port
   shift 2
   [ -x "$bin" ] || { echo "lanternd_start: $bin is not built" >&2; return 1; }
-  lanternd_install_trap
+  at_exit lanternd_stop_all
   for try in $(seq 1 20); do
     port=$((30000 + RANDOM % 30000))
     ss -Htln "( sport = :$port )" 2>/dev/null | grep -q . && continue
@@ -55,18 +57,4 @@ lanternd_stop_all() {
   local d
   for d in "${LANTERND_DIRS[@]}"; do lanternd_stop "$d"; done
   LANTERND_DIRS=()
-}
-
-# Runs lanternd_stop_all at exit, before whatever EXIT trap was already set (lib.sh removes $TEST_TMP).
-lanternd_install_trap() {
-  [ -n "${LANTERND_TRAP_SET:-}" ] && return 0
-  local prev
-  prev=$(trap -p EXIT)
-  if [ -n "$prev" ]; then
-    eval "set -- $prev"
-    prev=$3
-  fi
-  # shellcheck disable=SC2064
-  trap "lanternd_stop_all; $prev" EXIT
-  LANTERND_TRAP_SET=1
 }

@@ -8,6 +8,8 @@
 # The port pair (P for commands, P+1 for control) is picked at random and retried when busy, so tests can
 # run in parallel. swtpm runs as a daemon with its pid in DIR/swtpm.pid and is stopped by that pid only.
 
+. "$(dirname "${BASH_SOURCE[0]}")/at-exit.sh"
+
 SWTPM_DIRS=()
 
 # Starts swtpm with its state in DIR (created when missing) and waits until it answers a command.
@@ -17,7 +19,7 @@ swtpm_start() {
   command -v tpm2_getcap >/dev/null || { echo "swtpm_start: tpm2-tools is not installed" >&2; return 1; }
   mkdir -p "$dir" || return 1
   dir=$(cd "$dir" && pwd)
-  swtpm_install_trap
+  at_exit swtpm_stop_all
   for try in $(seq 1 20); do
     port=$((20000 + 2 * (RANDOM % 15000)))
     if ss -Htln "( sport = :$port or sport = :$((port + 1)) )" 2>/dev/null | grep -q .; then
@@ -79,18 +81,4 @@ swtpm_stop_all() {
   local d
   for d in "${SWTPM_DIRS[@]}"; do swtpm_stop "$d"; done
   SWTPM_DIRS=()
-}
-
-# Runs swtpm_stop_all at exit, before whatever EXIT trap was already set (lib.sh removes $TEST_TMP).
-swtpm_install_trap() {
-  [ -n "${SWTPM_TRAP_SET:-}" ] && return 0
-  local prev
-  prev=$(trap -p EXIT)
-  if [ -n "$prev" ]; then
-    eval "set -- $prev"
-    prev=$3
-  fi
-  # shellcheck disable=SC2064
-  trap "swtpm_stop_all; $prev" EXIT
-  SWTPM_TRAP_SET=1
 }
