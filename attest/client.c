@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "ak.h"
+#include "base64.h"
 #include "digest.h"
 #include "quote.h"
 #include "tpm.h"
@@ -129,13 +130,6 @@ static const char *get_str(json_object *o, const char *key) {
         return json_object_get_string(v);
 }
 
-static char *b64_encode(const uint8_t *data, size_t size) {
-        char *out = malloc((size + 2) / 3 * 4 + 1);
-        if (out)
-                EVP_EncodeBlock((unsigned char *) out, data, (int) size);
-        return out;
-}
-
 static int b64_decode(const char *in, uint8_t *buf, size_t max, size_t *ret_size) {
         size_t len = strlen(in), pad = 0;
         int n;
@@ -224,8 +218,8 @@ static int enroll(http *h, attest_tpm *tpm, const attest_key *ek, const attest_k
         r = attest_public_marshal(&ak->public, pub, sizeof(pub), &pub_size);
         if (r < 0)
                 return r;
-        cert_b64 = b64_encode(cert, cert_size);
-        pub_b64 = b64_encode(pub, pub_size);
+        cert_b64 = attest_base64_encode(cert, cert_size);
+        pub_b64 = attest_base64_encode(pub, pub_size);
         req = json_object_new_object();
         if (!cert_b64 || !pub_b64 || !req) {
                 r = -ENOMEM;
@@ -379,14 +373,14 @@ int attest_client_run(const attest_client_options *o, attest_client_result *ret,
         char hexnonce[2 * ATTEST_NONCE_MAX + 1];
         json_object_object_add(req, "machine", json_object_new_string(res.machine));
         json_object_object_add(req, "nonce", json_object_new_string(measure_hex(nonce, nonce_size, hexnonce)));
-        b64 = b64_encode(q->message, q->message_size);
+        b64 = attest_base64_encode(q->message, q->message_size);
         json_object_object_add(req, "quote", b64 ? json_object_new_string(b64) : NULL);
         free(b64);
-        b64 = b64_encode(q->signature, q->signature_size);
+        b64 = attest_base64_encode(q->signature, q->signature_size);
         json_object_object_add(req, "signature", b64 ? json_object_new_string(b64) : NULL);
         free(b64);
         json_object_object_add(req, "pcrs", pcrs);
-        b64 = b64_encode(log, log_size);
+        b64 = attest_base64_encode(log, log_size);
         if (!b64) {
                 r = -ENOMEM;
                 goto finish;

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base64.h"
+
 struct attest_luks {
         struct crypt_device *cd;
         char *path;
@@ -44,10 +46,7 @@ void attest_luks_token_done(attest_luks_token *t) {
 static char *base64(const uint8_t *data, size_t len) {
         if (len > (1u << 24))
                 return NULL;
-        char *out = malloc(4 * ((len + 2) / 3) + 1);
-        if (out)
-                EVP_EncodeBlock((unsigned char *) out, data, (int) len);
-        return out;
+        return attest_base64_encode(data, len);
 }
 
 /* Strict base64 (RFC 4648 alphabet, padded, no whitespace), as systemd writes it. */

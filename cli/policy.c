@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "cli.h"
 #include "pcr.h"
 #include "pe.h"
@@ -374,13 +375,6 @@ finish:
         return r;
 }
 
-static char *base64(const uint8_t *data, size_t len) {
-        char *out = malloc(4 * ((len + 2) / 3) + 1);
-        if (out)
-                EVP_EncodeBlock((unsigned char *) out, data, (int) len);
-        return out;
-}
-
 static int sign_main(int argc, char **argv) {
         sign_args a = {};
         EVP_PKEY *priv = NULL, *pub = NULL;
@@ -445,7 +439,7 @@ static int sign_main(int argc, char **argv) {
                                 cli_error("%s: cannot sign with this key in bank %s", a.private_key, bank->name);
                                 goto finish;
                         }
-                        char *b64 = base64(sig, sig_len);
+                        char *b64 = attest_base64_encode(sig, sig_len);
                         free(sig);
                         json_object *entry = json_object_new_object(), *pcrs_a = json_object_new_array();
                         if (!b64 || !entry || !pcrs_a) {

@@ -92,17 +92,6 @@ int verifier_base64_decode(const char *in, size_t in_size, uint8_t *buf, size_t 
         return 0;
 }
 
-char *verifier_base64_encode(const uint8_t *data, size_t size) {
-        char *out;
-        if (size > (SIZE_MAX - 1) / 4 * 3 - 3 || size > INT32_MAX / 2)
-                return NULL;
-        out = malloc((size + 2) / 3 * 4 + 1);
-        if (!out)
-                return NULL;
-        EVP_EncodeBlock((unsigned char *) out, data, (int) size);
-        return out;
-}
-
 bool verifier_is_hex_id(const char *s, size_t len) {
         if (!s || strlen(s) != len)
                 return false;

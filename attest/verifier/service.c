@@ -15,6 +15,7 @@
 #include <tss2/tss2_mu.h>
 
 #include "ak.h"
+#include "base64.h"
 #include "digest.h"
 #include "eventlog.h"
 #include "quote.h"
@@ -186,13 +187,13 @@ void verifier_enroll(verifier_service *svc, const char *body, size_t size, verif
                 add_string(o, "enrollment", id);
                 add_string(o, "machine", machine);
                 if (Tss2_MU_TPM2B_ID_OBJECT_Marshal(&blob, buf, sizeof(buf), &off) == TSS2_RC_SUCCESS &&
-                    (b64 = verifier_base64_encode(buf, off))) {
+                    (b64 = attest_base64_encode(buf, off))) {
                         add_string(o, "credentialBlob", b64);
                         free(b64);
                 }
                 off = 0;
                 if (Tss2_MU_TPM2B_ENCRYPTED_SECRET_Marshal(&secret, buf, sizeof(buf), &off) == TSS2_RC_SUCCESS &&
-                    (b64 = verifier_base64_encode(buf, off))) {
+                    (b64 = attest_base64_encode(buf, off))) {
                         add_string(o, "secret", b64);
                         free(b64);
                 }
@@ -447,7 +448,7 @@ void verifier_attest(verifier_service *svc, const char *body, size_t size, verif
                 json_object_object_add(o, "generation", gen);
                 gen = NULL;
                 if (m.secret) {
-                        char *b64 = verifier_base64_encode(m.secret, m.secret_size);
+                        char *b64 = attest_base64_encode(m.secret, m.secret_size);
                         add_string(o, "secret", b64);
                         if (b64)
                                 OPENSSL_cleanse(b64, strlen(b64));

@@ -33,8 +33,6 @@ int verifier_json_parse(const char *body, size_t size, json_object **ret, char *
 
 /* Base64 (RFC 4648, with padding, no line breaks) of at most max decoded bytes. */
 int verifier_base64_decode(const char *in, size_t in_size, uint8_t *buf, size_t max, size_t *ret_size);
-/* Returns a malloc'd NUL-terminated string, or NULL. */
-char *verifier_base64_encode(const uint8_t *data, size_t size);
 
 typedef struct verifier_enroll_request {
         uint8_t ek_cert[ATTEST_EK_CERT_MAX];
