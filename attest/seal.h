@@ -14,6 +14,9 @@
  *           a public key is given (systemd's signed PCR policies: the .pcrsig JSON carries the signature);
  *           TPM2_PolicyPCR over pcr_mask in one bank, with either the TPM's current values or given values
  *           (predicted ones, which need never have been in the TPM);
+ *           with a PolicyOR tree (measure/policy.h) whose leaves are the PolicyPCR digests of several value
+ *           sets (generations): TPM2_PolicyOR over the group holding the session's digest, at each level up
+ *           to the root;
  *           TPM2_PolicyAuthValue, when a PIN is used.
  *
  * The policy digest is computed by the TPM in a trial session (PolicyPCR takes the digest of the given
@@ -27,6 +30,7 @@
 
 #include "digest.h"
 #include "pcr.h"
+#include "policy.h"
 #include "tpm.h"
 
 #define ATTEST_SEAL_SECRET_SIZE 32
@@ -56,6 +60,10 @@ typedef struct attest_seal_policy {
         uint32_t pubkey_pcr_mask;       /* PCRs of the signed policy (systemd: 11) */
         const char *signature_json;     /* unsealing with a public key: systemd-measure's JSON (.pcrsig) */
         const char *pin;                /* PolicyAuthValue with userAuth SHA-256(pin), or NULL */
+        /* PolicyOR tree over the PolicyPCR digests (sha256 session, see attest_seal_pcr_leaf()) of every
+         * allowed value set, or NULL. Needs pcr_mask and no public key. Sealing takes values[] (one of the
+         * sets, e.g. the first) for the trial session's PolicyPCR; its digest must be one of the leaves. */
+        const measure_policy_tree *tree;
 } attest_seal_policy;
 
 typedef struct attest_sealed {
@@ -68,6 +76,11 @@ typedef struct attest_sealed {
 
 void attest_sealed_done(attest_sealed *s);
 
+/* The PolicyPCR digest (sha256 session, starting from zeros) of values[] for the PCRs in mask of bank: a
+ * leaf of a PolicyOR tree. Computed without a TPM (measure/policy.c), as `lantern predict --policy-pcrs`. */
+int attest_seal_pcr_leaf(const measure_alg *bank, uint32_t mask,
+                         const uint8_t (*values)[MEASURE_DIGEST_MAX], uint8_t ret[ATTEST_SEAL_POLICY_SIZE]);
+
 /* Creates 32 random bytes in the TPM sealed to the policy. ret_secret gets the bytes (wipe them after use).
  * A PolicyPCR needs pcr_mask != 0 or pubkey_pcr_mask != 0 (no PCR binding at all is refused). */
 int attest_seal(attest_tpm *tpm, const attest_seal_policy *p, uint8_t ret_secret[ATTEST_SEAL_SECRET_SIZE],
@@ -79,7 +92,8 @@ int attest_seal_policy_digest(attest_tpm *tpm, const attest_seal_policy *p,
                               char *errbuf, size_t errlen);
 
 /* Unseals a blob. policy_hash (may be NULL) is the digest the token recorded: when the session's digest
- * differs the TPM is not asked to unseal and -EPERM is returned. *ret_secret is malloc'd (wipe and free it). */
+ * differs the TPM is not asked to unseal and -EPERM is returned, as when the PolicyPCR digest of the TPM's
+ * PCRs is none of p->tree's leaves. *ret_secret is malloc'd (wipe and free it). */
 int attest_unseal(attest_tpm *tpm, const attest_seal_policy *p, uint16_t primary_alg, const uint8_t *blob,
                   size_t blob_size, const uint8_t *policy_hash, size_t policy_hash_size, uint8_t **ret_secret,
                   size_t *ret_secret_size, char *errbuf, size_t errlen);
