@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "client.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,11 +14,69 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "lantern-config.h"
+
 #include "ak.h"
 #include "base64.h"
 #include "digest.h"
 #include "quote.h"
 #include "tpm.h"
+
+/* libcurl is loaded when the client first runs instead of being linked: linked, it and the libraries it pulls in
+ * (GnuTLS, Kerberos, LDAP, libssh2, nghttp2, ... 26 of lantern's 47) cost every lantern command, an event log
+ * replay as much as `lantern attest`, 2.4 ms of start-up in the dynamic loader. The path is the one the build
+ * found (LANTERN_LIBCURL_PATH, from libcurl's pkg-config libdir: a store path under Nix), then the soname. */
+static struct {
+        CURL *(*easy_init)(void);
+        void (*easy_cleanup)(CURL *);
+        void (*easy_reset)(CURL *);
+        CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+        CURLcode (*easy_perform)(CURL *);
+        CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+        const char *(*easy_strerror)(CURLcode);
+        struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+        void (*slist_free_all)(struct curl_slist *);
+} curl;
+
+static int curl_load(char *errbuf, size_t errlen) {
+        static const char *const paths[] = { LANTERN_LIBCURL_PATH, "libcurl.so.4" };
+        const char *why = "not found";
+        void *h = NULL;
+
+        if (curl.easy_init)
+                return 0;
+        for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]) && !h; i++) {
+                h = dlopen(paths[i], RTLD_NOW | RTLD_LOCAL);
+                if (!h)
+                        why = dlerror();
+        }
+        if (!h) {
+                attest_set_error(errbuf, errlen, "cannot load libcurl (%s): %s", LANTERN_LIBCURL_PATH, why);
+                return -ELIBACC;
+        }
+        /* POSIX's way to take a function pointer from dlsym: copy the object pointer's bytes. */
+#define LOAD(field, name)                                                                                   \
+        do {                                                                                                \
+                void *sym = dlsym(h, name);                                                                 \
+                if (!sym) {                                                                                 \
+                        attest_set_error(errbuf, errlen, "libcurl (%s) has no %s", LANTERN_LIBCURL_PATH, name); \
+                        dlclose(h);                                                                 \
+                        return -ELIBBAD;                                                                    \
+                }                                                                                           \
+                memcpy(&curl.field, &sym, sizeof(sym));                                                     \
+        } while (0)
+        LOAD(easy_cleanup, "curl_easy_cleanup");
+        LOAD(easy_reset, "curl_easy_reset");
+        LOAD(easy_setopt, "curl_easy_setopt");
+        LOAD(easy_perform, "curl_easy_perform");
+        LOAD(easy_getinfo, "curl_easy_getinfo");
+        LOAD(easy_strerror, "curl_easy_strerror");
+        LOAD(slist_append, "curl_slist_append");
+        LOAD(slist_free_all, "curl_slist_free_all");
+        LOAD(easy_init, "curl_easy_init"); /* last: set means every function is there */
+#undef LOAD
+        return 0;
+}
 
 typedef struct buffer {
         char *data;
@@ -61,29 +120,29 @@ static int http_request(http *h, const char *path, const char *post, int *ret_st
                 attest_set_error(errbuf, errlen, "verifier URL too long");
                 return -EINVAL;
         }
-        curl_easy_reset(h->curl);
-        curl_easy_setopt(h->curl, CURLOPT_URL, url);
-        curl_easy_setopt(h->curl, CURLOPT_TIMEOUT, h->timeout);
-        curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT, h->timeout);
-        curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_data);
-        curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &b);
+        curl.easy_reset(h->curl);
+        curl.easy_setopt(h->curl, CURLOPT_URL, url);
+        curl.easy_setopt(h->curl, CURLOPT_TIMEOUT, h->timeout);
+        curl.easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT, h->timeout);
+        curl.easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
+        curl.easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl.easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_data);
+        curl.easy_setopt(h->curl, CURLOPT_WRITEDATA, &b);
         if (post) {
-                headers = curl_slist_append(NULL, "Content-Type: application/json");
-                curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, headers);
-                curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, post);
-                curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(post));
+                headers = curl.slist_append(NULL, "Content-Type: application/json");
+                curl.easy_setopt(h->curl, CURLOPT_HTTPHEADER, headers);
+                curl.easy_setopt(h->curl, CURLOPT_POSTFIELDS, post);
+                curl.easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(post));
         }
-        rc = curl_easy_perform(h->curl);
-        curl_slist_free_all(headers);
+        rc = curl.easy_perform(h->curl);
+        curl.slist_free_all(headers);
         if (rc != CURLE_OK) {
                 attest_set_error(errbuf, errlen, "%s %s: %s", post ? "POST" : "GET", url,
-                                 b.overflow ? "response larger than 1 MiB" : curl_easy_strerror(rc));
+                                 b.overflow ? "response larger than 1 MiB" : curl.easy_strerror(rc));
                 free(b.data);
                 return -EIO;
         }
-        curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
+        curl.easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
         *ret_status = (int) status;
         *ret_body = b.data ? b.data : strdup("");
         return *ret_body ? 0 : -ENOMEM;
@@ -292,7 +351,10 @@ int attest_client_run(const attest_client_options *o, attest_client_result *ret,
 
         if (!o || !o->verifier || !ret || o->pcrs == 0)
                 return -EINVAL;
-        h.curl = curl_easy_init();
+        r = curl_load(errbuf, errlen);
+        if (r < 0)
+                return r;
+        h.curl = curl.easy_init();
         q = calloc(1, sizeof(*q));
         if (!h.curl || !q) {
                 r = -ENOMEM;
@@ -416,7 +478,7 @@ finish:
         free(log);
         free(q);
         if (h.curl)
-                curl_easy_cleanup(h.curl);
+                curl.easy_cleanup(h.curl);
         return r;
 }
 

@@ -14,7 +14,7 @@
 . "$LANTERN_TOP/tests/lab/lab.sh"
 
 for tool in swtpm swtpm_setup tpm2_pcrextend tpm2_nvread tpm2_readpublic tpm2_createprimary tpm2_eventlog curl \
-            python3 openssl; do
+            python3 openssl strace ldd; do
   command -v "$tool" >/dev/null || { not_ok "$tool is installed"; finish; }
 done
 LANTERND=$LANTERN_BUILD/lanternd
@@ -336,6 +336,11 @@ check_exit "attest without --verifier: exit 2" 2 "$LANTERN" attest --tcti "$TPM"
 check_exit "attest with an unknown verb: exit 2" 2 "$LANTERN" attest frobnicate
 
 # --- stop by pid --------------------------------------------------------------------------------------------
+# libcurl is loaded by the client at run time, not linked: no lantern command pays for loading it.
+check "lantern does not link libcurl (ldd)" bash -c '! ldd "$1" | grep -q libcurl' _ "$LANTERN"
+check "lantern attest loads libcurl.so.4 when it runs (strace: openat)" \
+  bash -c 'strace -f -e trace=openat "$@" 2>&1 >/dev/null | grep -q "libcurl\.so\.4"' _ \
+  "$LANTERN" attest --verifier "$URL" --tcti "$TPM" --eventlog "$LOG" --json
 pid=$(cat "$W/lanternd.pid")
 lanternd_stop "$W"
 check "lanternd stopped by its pid" test ! -e "/proc/$pid"

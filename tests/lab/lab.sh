@@ -113,16 +113,20 @@ EOF
 
 # lab_initrd_add_lantern ROOT [BINARY]: copies the lantern binary (default $LANTERN) to ROOT/usr/bin/lantern, with
 # the shared libraries it links and tpm2-tss's device TCTI (libtss2-tcti-device.so.0, which tpm2-tss loads with
-# dlopen for --tcti device:/dev/tpmrm0) and that TCTI's libraries, each at its host path under ROOT. For an initrd
+# dlopen for --tcti device:/dev/tpmrm0), libcurl (which `lantern attest` loads with dlopen, from the path in the
+# build's lantern-config.h) and the libraries of both, each at its host path under ROOT. For an initrd
 # built with LAB_INITRD_DIR=ROOT.
 LAB_TCTI_DEVICE=/usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0
 lab_initrd_add_lantern() {
-        local root=$1 bin=${2:-${LANTERN:-}} lib
+        local root=$1 bin=${2:-${LANTERN:-}} lib curl
         [ -n "$root" ] && [ -x "$bin" ] || { _lab_err "usage: lab_initrd_add_lantern ROOT [BINARY]"; return 1; }
         [ -f "$LAB_TCTI_DEVICE" ] || { _lab_err "$LAB_TCTI_DEVICE is not installed"; return 1; }
+        # libcurl is loaded at run time by `lantern attest` (not linked), from the path the build recorded.
+        curl=$(sed -n 's/^#define LANTERN_LIBCURL_PATH "\(.*\)"$/\1/p' "$(dirname "$bin")/lantern-config.h" 2>/dev/null)
+        [ -f "$curl" ] || { _lab_err "no libcurl path in $(dirname "$bin")/lantern-config.h"; return 1; }
         mkdir -p "$root/usr/bin" && cp "$bin" "$root/usr/bin/lantern" || { _lab_err "cannot copy $bin"; return 1; }
         for lib in $(ldd "$bin" | grep -o '/[^ ]*') $(ldd "$LAB_TCTI_DEVICE" | grep -o '/[^ ]*') \
-                   "$LAB_TCTI_DEVICE"; do
+                   "$LAB_TCTI_DEVICE" $(ldd "$curl" | grep -o '/[^ ]*') "$curl"; do
                 mkdir -p "$root$(dirname "$lib")" && cp -L "$lib" "$root$lib" ||
                         { _lab_err "cannot copy $lib"; return 1; }
         done
