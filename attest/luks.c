@@ -39,8 +39,15 @@ void attest_luks_token_done(attest_luks_token *t) {
                 return;
         free(t->blob);
         free(t->pubkey_pem);
+        free(t->branches);
         t->blob = NULL;
         t->pubkey_pem = NULL;
+        t->branches = NULL;
+        t->n_branches = 0;
+}
+
+bool attest_luks_token_type_known(const char *type) {
+        return type && (strcmp(type, ATTEST_LUKS_TOKEN_TYPE) == 0 || strcmp(type, ATTEST_LUKS_TOKEN_TYPE_OR) == 0);
 }
 
 static char *base64(const uint8_t *data, size_t len) {
@@ -111,6 +118,10 @@ int attest_luks_token_to_json(const attest_luks_token *t, char **ret) {
         if (!t || !ret || t->keyslot < 0 || !t->blob || t->policy_hash_size > MEASURE_DIGEST_MAX ||
             (t->pubkey_pcr_mask && !t->pubkey_pem))
                 return -EINVAL;
+        if (t->n_branches &&
+            (!t->branches || t->n_branches < ATTEST_LUKS_BRANCHES_MIN || t->n_branches > ATTEST_LUKS_BRANCHES_MAX ||
+             t->pubkey_pcr_mask || !t->bank))
+                return -EINVAL;
         o = json_object_new_object();
         if (!o)
                 return -ENOMEM;
@@ -120,7 +131,8 @@ int attest_luks_token_to_json(const attest_luks_token *t, char **ret) {
                 goto finish;
         json_object *slots = json_object_new_array();
         json_object_array_add(slots, json_object_new_string(keyslot));
-        json_object_object_add(o, "type", json_object_new_string(ATTEST_LUKS_TOKEN_TYPE));
+        json_object_object_add(o, "type", json_object_new_string(t->n_branches ? ATTEST_LUKS_TOKEN_TYPE_OR
+                                                                               : ATTEST_LUKS_TOKEN_TYPE));
         json_object_object_add(o, "keyslots", slots);
         json_object_object_add(o, "tpm2-blob", json_object_new_string(blob));
         json_object_object_add(o, "tpm2-pcrs", pcr_array(t->pcr_mask));
@@ -137,6 +149,16 @@ int attest_luks_token_to_json(const attest_luks_token *t, char **ret) {
                         goto finish;
                 json_object_object_add(o, "tpm2_pubkey_pcrs", pcr_array(t->pubkey_pcr_mask));
                 json_object_object_add(o, "tpm2_pubkey", json_object_new_string(pubkey));
+        }
+        if (t->n_branches) {
+                json_object *branches = json_object_new_array();
+                if (!branches)
+                        goto finish;
+                json_object_object_add(o, "tpm2-policy-branches", branches);
+                for (size_t i = 0; i < t->n_branches; i++)
+                        if (json_object_array_add(branches, json_object_new_string(measure_hex(
+                                                                    t->branches[i], ATTEST_SEAL_POLICY_SIZE, hex))) < 0)
+                                goto finish;
         }
         text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         if (!text)
@@ -187,6 +209,78 @@ static bool parse_keyslot(json_object *a, int *ret) {
         return true;
 }
 
+/* A lantern-tpm2 token's own fields: tpm2-policy-branches (2 to 64 strings of 64 hex digits), a named bank,
+ * PCRs, no signed policy. */
+static int parse_branches(json_object *o, attest_luks_token *t, char *errbuf, size_t errlen) {
+        json_object *v;
+
+        if (!t->bank) {
+                attest_set_error(errbuf, errlen, "field 'tpm2-pcr-bank' is missing (a " ATTEST_LUKS_TOKEN_TYPE_OR
+                                                 " token names its bank)");
+                return -EBADMSG;
+        }
+        if (t->pcr_mask == 0) {
+                attest_set_error(errbuf, errlen, "field 'tpm2-pcrs' is empty (a " ATTEST_LUKS_TOKEN_TYPE_OR
+                                                 " token seals to PCR values)");
+                return -EBADMSG;
+        }
+        if (t->pubkey_pcr_mask || t->pubkey_pem) {
+                attest_set_error(errbuf, errlen, "fields 'tpm2_pubkey'/'tpm2_pubkey_pcrs': a " ATTEST_LUKS_TOKEN_TYPE_OR
+                                                 " token has no signed policy");
+                return -EBADMSG;
+        }
+        if (t->policy_hash_size != ATTEST_SEAL_POLICY_SIZE) {
+                attest_set_error(errbuf, errlen, "field 'tpm2-policy-hash' is not %d bytes", ATTEST_SEAL_POLICY_SIZE);
+                return -EBADMSG;
+        }
+        if (!json_object_object_get_ex(o, "tpm2-policy-branches", &v) || !json_object_is_type(v, json_type_array)) {
+                attest_set_error(errbuf, errlen, "field 'tpm2-policy-branches' is missing or not an array");
+                return -EBADMSG;
+        }
+        size_t n = json_object_array_length(v);
+        if (n < ATTEST_LUKS_BRANCHES_MIN || n > ATTEST_LUKS_BRANCHES_MAX) {
+                attest_set_error(errbuf, errlen, "field 'tpm2-policy-branches' has %zu entries (expected %d to %d)", n,
+                                 ATTEST_LUKS_BRANCHES_MIN, ATTEST_LUKS_BRANCHES_MAX);
+                return -EBADMSG;
+        }
+        uint8_t (*branches)[MEASURE_DIGEST_MAX] = calloc(n, sizeof(*branches));
+        if (!branches)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                json_object *e = json_object_array_get_idx(v, i);
+                const char *h = json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
+                if (!h || strlen(h) != 2 * ATTEST_SEAL_POLICY_SIZE ||
+                    measure_unhex(h, branches[i], ATTEST_SEAL_POLICY_SIZE) < 0) {
+                        attest_set_error(errbuf, errlen,
+                                         "field 'tpm2-policy-branches': entry %zu is not %d hex digits", i,
+                                         2 * ATTEST_SEAL_POLICY_SIZE);
+                        free(branches);
+                        return -EBADMSG;
+                }
+        }
+        /* Without a PIN the token's policy is the tree's root: a token that says otherwise is corrupt (with a
+         * PIN, unsealing compares the session's digest with it). */
+        if (!t->pin) {
+                measure_policy_tree *tree = NULL;
+                int r = measure_policy_tree_build(measure_alg_by_id(MEASURE_ALG_SHA256),
+                                                  (const uint8_t (*)[MEASURE_DIGEST_MAX]) branches, n, &tree);
+                bool same = r >= 0 &&
+                            memcmp(t->policy_hash, measure_policy_tree_root(tree), ATTEST_SEAL_POLICY_SIZE) == 0;
+                measure_policy_tree_free(tree);
+                if (!same) {
+                        free(branches);
+                        if (r < 0)
+                                return r;
+                        attest_set_error(errbuf, errlen,
+                                         "field 'tpm2-policy-hash' is not the PolicyOR root of 'tpm2-policy-branches'");
+                        return -EBADMSG;
+                }
+        }
+        t->branches = branches;
+        t->n_branches = n;
+        return 0;
+}
+
 int attest_luks_token_from_json(const char *json, attest_luks_token *ret, char *errbuf, size_t errlen) {
         attest_luks_token t = { .id = -1, .keyslot = -1, .primary_alg = ATTEST_PRIMARY_ECC };
         json_object *o, *v;
@@ -204,11 +298,13 @@ int attest_luks_token_from_json(const char *json, attest_luks_token *ret, char *
                 goto fail;
         }
         if (!json_object_object_get_ex(o, "type", &v) || !json_object_is_type(v, json_type_string) ||
-            strcmp(json_object_get_string(v), ATTEST_LUKS_TOKEN_TYPE) != 0) {
-                attest_set_error(errbuf, errlen, "token is not of type " ATTEST_LUKS_TOKEN_TYPE);
+            !attest_luks_token_type_known(json_object_get_string(v))) {
+                attest_set_error(errbuf, errlen,
+                                 "token is not of type " ATTEST_LUKS_TOKEN_TYPE " or " ATTEST_LUKS_TOKEN_TYPE_OR);
                 r = -EMEDIUMTYPE;
                 goto fail;
         }
+        bool policy_or = strcmp(json_object_get_string(v), ATTEST_LUKS_TOKEN_TYPE_OR) == 0;
         if (!json_object_object_get_ex(o, "keyslots", &v) || !parse_keyslot(v, &t.keyslot)) {
                 attest_set_error(errbuf, errlen, "field 'keyslots' is not an array starting with a keyslot number");
                 goto fail;
@@ -285,6 +381,11 @@ int attest_luks_token_from_json(const char *json, attest_luks_token *ret, char *
                 goto fail;
         }
         t.salted_pin = json_object_object_get_ex(o, "tpm2_salt", &v);
+        if (policy_or) {
+                r = parse_branches(o, &t, errbuf, errlen);
+                if (r < 0)
+                        goto fail;
+        }
         json_object_put(o);
         *ret = t;
         return 0;
@@ -480,6 +581,7 @@ int attest_luks_token_unseal(attest_tpm *tpm, const attest_luks_token *t, const 
                 .signature_json = signature_json,
                 .pin = t->pin ? pin : NULL,
         };
+        measure_policy_tree *tree = NULL;
         uint8_t *secret = NULL;
         size_t size = 0;
         int r;
@@ -500,8 +602,20 @@ int attest_luks_token_unseal(attest_tpm *tpm, const attest_luks_token *t, const 
                                  "the token uses a signed PCR policy: a signature JSON (.pcrsig) is needed");
                 return -ENOKEY;
         }
+        if (t->n_branches) {
+                if (!t->branches || t->n_branches < ATTEST_LUKS_BRANCHES_MIN || t->n_branches > ATTEST_LUKS_BRANCHES_MAX)
+                        return -EINVAL;
+                r = measure_policy_tree_build(measure_alg_by_id(MEASURE_ALG_SHA256),
+                                              (const uint8_t (*)[MEASURE_DIGEST_MAX]) t->branches, t->n_branches, &tree);
+                if (r < 0) {
+                        attest_set_error(errbuf, errlen, "cannot build the PolicyOR tree: %s", strerror(-r));
+                        return r;
+                }
+                p.tree = tree;
+        }
         r = attest_unseal(tpm, &p, t->primary_alg, t->blob, t->blob_size, t->policy_hash, t->policy_hash_size,
                           &secret, &size, errbuf, errlen);
+        measure_policy_tree_free(tree);
         if (r < 0)
                 return r;
         r = attest_luks_passphrase(secret, size, ret_passphrase);

@@ -11,7 +11,10 @@
  *            of the PEM file).
  *
  * So systemd-cryptsetup opens what `lantern luks enroll` writes and Lantern opens what systemd-cryptenroll
- * writes. Nothing is printed: errors are negative errnos with a message in errbuf naming the file and, for
+ * writes. A secret sealed to several PCR value sets (generations) at once has a policy systemd cannot
+ * compute (a PolicyOR tree over their PolicyPCR digests), so its token is of Lantern's own type
+ * "lantern-tpm2": the same fields plus tpm2-policy-branches, the PolicyPCR digest of every value set in
+ * order (lowercase hex), from which unlocking rebuilds the tree (measure_policy_tree_build()). Nothing is printed: errors are negative errnos with a message in errbuf naming the file and, for
  * token JSON, the token. */
 
 #include <stdbool.h>
@@ -23,6 +26,10 @@
 #include "tpm.h"
 
 #define ATTEST_LUKS_TOKEN_TYPE "systemd-tpm2"
+#define ATTEST_LUKS_TOKEN_TYPE_OR "lantern-tpm2"
+/* Value sets of a lantern-tpm2 token: 2 to 64 (8 x 8, a PolicyOR tree of two levels). */
+#define ATTEST_LUKS_BRANCHES_MIN 2
+#define ATTEST_LUKS_BRANCHES_MAX 64
 #define ATTEST_LUKS_MAX_TOKENS 32   /* LUKS2_TOKENS_MAX */
 #define ATTEST_LUKS_TOKEN_JSON_MAX (64u << 10)
 /* Passphrases read from the user or a key file. */
@@ -43,13 +50,20 @@ typedef struct attest_luks_token {
         size_t pubkey_pem_size;
         uint32_t pubkey_pcr_mask;
         bool salted_pin;                /* tpm2_salt (systemd 253+): PIN derivation Lantern does not do */
+        uint8_t (*branches)[MEASURE_DIGEST_MAX]; /* lantern-tpm2: the PolicyPCR digests (32 bytes), malloc'd */
+        size_t n_branches;              /* 0 for a systemd-tpm2 token, else 2 to ATTEST_LUKS_BRANCHES_MAX */
 } attest_luks_token;
+
+/* Whether a token type is one attest_luks_token_from_json() reads. */
+bool attest_luks_token_type_known(const char *type);
 
 void attest_luks_token_done(attest_luks_token *t);
 
-/* The token as JSON text in systemd-cryptenroll 252's field order. *ret is malloc'd. */
+/* The token as JSON text in systemd-cryptenroll 252's field order (type lantern-tpm2 with
+ * tpm2-policy-branches last when n_branches > 0). *ret is malloc'd. */
 int attest_luks_token_to_json(const attest_luks_token *t, char **ret);
-/* Parses a systemd-tpm2 token (the fields systemd 252 reads; unknown fields are ignored as systemd does). */
+/* Parses a systemd-tpm2 token (the fields systemd 252 reads; unknown fields are ignored as systemd does) or a
+ * lantern-tpm2 token (tpm2-pcr-bank and tpm2-policy-branches required, no signed policy). */
 int attest_luks_token_from_json(const char *json, attest_luks_token *ret, char *errbuf, size_t errlen);
 
 /* systemd's passphrase for a sealed secret: base64 of the bytes. *ret is malloc'd (wipe it). */
@@ -64,10 +78,11 @@ attest_luks *attest_luks_free(attest_luks *l);
 /* Token id's type and JSON (owned by l, valid until the next call), or -ENOENT when the slot is free. */
 int attest_luks_token_get(attest_luks *l, int id, const char **ret_type, const char **ret_json);
 
-/* Token id parsed as a systemd-tpm2 token. -ENOENT when free, -EMEDIUMTYPE when of another type. */
+/* Token id parsed as a systemd-tpm2 or lantern-tpm2 token. -ENOENT when free, -EMEDIUMTYPE when of another
+ * type. */
 int attest_luks_token_load(attest_luks *l, int id, attest_luks_token *ret, char *errbuf, size_t errlen);
 
-/* Finds a systemd-tpm2 token sealed to this policy digest: its id, or -ENOENT. */
+/* Finds a systemd-tpm2 or lantern-tpm2 token sealed to this policy digest: its id, or -ENOENT. */
 int attest_luks_find_policy(attest_luks *l, const uint8_t *policy_hash, size_t size);
 
 /* Enrolls: unlocks the volume key with passphrase, adds a keyslot for new_passphrase and the token t (its
@@ -76,8 +91,9 @@ int attest_luks_find_policy(attest_luks *l, const uint8_t *policy_hash, size_t s
 int attest_luks_enroll(attest_luks *l, const char *passphrase, size_t passphrase_size, const char *new_passphrase,
                        attest_luks_token *t, char *errbuf, size_t errlen);
 
-/* Unseals the token's secret (PIN and .pcrsig JSON as the token needs them) and returns systemd's
- * passphrase for it. Errors as attest_unseal(). */
+/* Unseals the token's secret (PIN and .pcrsig JSON as the token needs them; a lantern-tpm2 token through its
+ * PolicyOR tree) and returns systemd's passphrase for it. Errors as attest_unseal(); -EBADMSG when a
+ * lantern-tpm2 token's policy hash is not its tree's root. */
 int attest_luks_token_unseal(attest_tpm *tpm, const attest_luks_token *t, const char *pin,
                              const char *signature_json, char **ret_passphrase, char *errbuf, size_t errlen);
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
@@ -405,6 +406,86 @@ static int find_signature(const char *json, const measure_alg *bank, uint32_t ma
         return -ENXIO;
 }
 
+static ssize_t find_digest(const uint8_t (*list)[MEASURE_DIGEST_MAX], size_t n, const uint8_t *digest) {
+        for (size_t i = 0; i < n; i++)
+                if (memcmp(list[i], digest, ATTEST_SEAL_POLICY_SIZE) == 0)
+                        return (ssize_t) i;
+        return -1;
+}
+
+static int get_digest(ESYS_CONTEXT *c, ESYS_TR session, uint8_t ret[ATTEST_SEAL_POLICY_SIZE], char *errbuf,
+                      size_t errlen) {
+        TPM2B_DIGEST *digest = NULL;
+        TSS2_RC rc = Esys_PolicyGetDigest(c, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &digest);
+        if (rc != TSS2_RC_SUCCESS)
+                return attest_tss_error(errbuf, errlen, "Esys_PolicyGetDigest", rc, -EIO);
+        if (digest->size != ATTEST_SEAL_POLICY_SIZE) {
+                attest_set_error(errbuf, errlen, "policy digest of %u bytes, expected 32", (unsigned) digest->size);
+                Esys_Free(digest);
+                return -EBADMSG;
+        }
+        memcpy(ret, digest->buffer, ATTEST_SEAL_POLICY_SIZE);
+        Esys_Free(digest);
+        return 0;
+}
+
+/* Satisfies a PolicyOR tree after the PolicyPCR: the session's digest must be one of the leaves (else the
+ * TPM's PCRs are none of the allowed value sets: -EPERM, before any PolicyOR); then TPM2_PolicyOR over the
+ * group of up to 8 entries holding it, level by level (measure_policy_tree_build()'s grouping: a group of one
+ * entry lists it twice), which leaves the root in the session. A trial session starts from the sealed value
+ * set's PolicyPCR, whose digest the TPM computed: not finding it among the leaves computed in software is an
+ * internal error. */
+static int policy_or_walk(ESYS_CONTEXT *c, ESYS_TR session, TPM2_SE type, const measure_policy_tree *t,
+                          char *errbuf, size_t errlen) {
+        uint8_t digest[ATTEST_SEAL_POLICY_SIZE];
+        char hex1[2 * MEASURE_DIGEST_MAX + 1], hex2[2 * MEASURE_DIGEST_MAX + 1];
+        TSS2_RC rc;
+        int r;
+
+        r = get_digest(c, session, digest, errbuf, errlen);
+        if (r < 0)
+                return r;
+        ssize_t found = find_digest((const uint8_t (*)[MEASURE_DIGEST_MAX]) t->level[0], t->n[0], digest);
+        if (found < 0) {
+                if (type == TPM2_SE_TRIAL) {
+                        attest_set_error(errbuf, errlen,
+                                         "the TPM's PolicyPCR digest %s of the value set to seal is none of the "
+                                         "PolicyOR tree's leaves", measure_hex(digest, sizeof(digest), hex1));
+                        return -EIO;
+                }
+                attest_set_error(errbuf, errlen,
+                                 "the PCRs match none of the %zu sealed generations (this boot gives PolicyPCR "
+                                 "digest %s)", t->n[0], measure_hex(digest, sizeof(digest), hex1));
+                return -EPERM;
+        }
+        size_t i = (size_t) found;
+        for (size_t l = 0; l + 1 < t->n_levels; l++) {
+                size_t first = i / MEASURE_POLICY_OR_MAX * MEASURE_POLICY_OR_MAX;
+                size_t k = t->n[l] - first < MEASURE_POLICY_OR_MAX ? t->n[l] - first : MEASURE_POLICY_OR_MAX;
+                TPML_DIGEST list = { .count = k == 1 ? 2 : (UINT32) k };
+
+                for (size_t j = 0; j < list.count; j++) {
+                        list.digests[j].size = ATTEST_SEAL_POLICY_SIZE;
+                        memcpy(list.digests[j].buffer, t->level[l][first + (k == 1 ? 0 : j)], ATTEST_SEAL_POLICY_SIZE);
+                }
+                rc = Esys_PolicyOR(c, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &list);
+                if (rc != TSS2_RC_SUCCESS)
+                        return attest_tss_error(errbuf, errlen, "Esys_PolicyOR", rc,
+                                                rc_base(rc) == TPM2_RC_VALUE ? -EPERM : -EIO);
+                i /= MEASURE_POLICY_OR_MAX;
+        }
+        r = get_digest(c, session, digest, errbuf, errlen);
+        if (r < 0)
+                return r;
+        if (memcmp(digest, measure_policy_tree_root(t), ATTEST_SEAL_POLICY_SIZE) != 0) {
+                attest_set_error(errbuf, errlen, "the TPM's PolicyOR digest %s is not the tree's root %s",
+                                 measure_hex(digest, sizeof(digest), hex1),
+                                 measure_hex(measure_policy_tree_root(t), ATTEST_SEAL_POLICY_SIZE, hex2));
+                return -EIO;
+        }
+        return 0;
+}
+
 /* Runs the policy commands in a new session of the given type and returns its digest (and the session when
  * ret_session is given). */
 static int policy_session(ESYS_CONTEXT *c, const attest_seal_policy *p, const measure_alg *bank, ESYS_TR primary,
@@ -522,6 +603,12 @@ static int policy_session(ESYS_CONTEXT *c, const attest_seal_policy *p, const me
                 }
         }
 
+        if (p->tree) {
+                r = policy_or_walk(c, session, type, p->tree, errbuf, errlen);
+                if (r < 0)
+                        goto finish;
+        }
+
         if (p->pin) {
                 rc = Esys_PolicyAuthValue(c, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE);
                 if (rc != TSS2_RC_SUCCESS) {
@@ -572,6 +659,38 @@ static int check_policy(const attest_seal_policy *p, char *errbuf, size_t errlen
                 attest_set_error(errbuf, errlen, "invalid bank");
                 return -EINVAL;
         }
+        if (p->tree && (p->pcr_mask == 0 || p->pubkey_pcr_mask || !p->tree->session ||
+                        p->tree->session->id != MEASURE_ALG_SHA256 || p->tree->n_levels < 2)) {
+                attest_set_error(errbuf, errlen,
+                                 "a PolicyOR tree needs a sha256 tree, PCRs to seal to and no signed policy");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int attest_seal_pcr_leaf(const measure_alg *bank, uint32_t mask, const uint8_t (*values)[MEASURE_DIGEST_MAX],
+                         uint8_t ret[ATTEST_SEAL_POLICY_SIZE]) {
+        const measure_alg *sha256 = measure_alg_by_id(MEASURE_ALG_SHA256);
+        uint8_t concat[MEASURE_PCR_COUNT * MEASURE_DIGEST_MAX], pcr_digest[MEASURE_DIGEST_MAX];
+        uint8_t policy[MEASURE_DIGEST_MAX] = {};
+        size_t len = 0;
+        int r;
+
+        if (!bank || !values || !ret || mask == 0 || (mask >> MEASURE_PCR_COUNT) != 0 ||
+            bank->size > MEASURE_DIGEST_MAX)
+                return -EINVAL;
+        /* The values in ascending PCR order, as PolicyPCR takes them (policy_session() does so too). */
+        for (unsigned pcr = 0; pcr < MEASURE_PCR_COUNT; pcr++)
+                if (mask & (UINT32_C(1) << pcr)) {
+                        memcpy(concat + len, values[pcr], bank->size);
+                        len += bank->size;
+                }
+        r = measure_policy_pcr_values_digest(sha256, concat, len, pcr_digest);
+        if (r >= 0)
+                r = measure_policy_pcr(sha256, policy, bank->id, mask, pcr_digest);
+        if (r < 0)
+                return r;
+        memcpy(ret, policy, ATTEST_SEAL_POLICY_SIZE);
         return 0;
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* lantern luks: LUKS2 keyslots whose passphrase is sealed to TPM PCR values (the TPM's current values or
- * predicted ones), stored as systemd-cryptenroll 252's "systemd-tpm2" tokens; unlocking them (ours and
- * systemd's). */
+ * predicted ones), stored as systemd-cryptenroll 252's "systemd-tpm2" tokens, or, sealed to several predicted
+ * value sets at once through a PolicyOR tree, as "lantern-tpm2" tokens; unlocking them (ours and systemd's). */
 
 #include <errno.h>
 #include <getopt.h>
@@ -30,11 +30,12 @@ static void luks_usage(FILE *f) {
               "       lantern luks list [--json] IMAGE|DEVICE\n"
               "\n"
               "  enroll  add a keyslot with a random passphrase sealed to the TPM, and a systemd-tpm2 token\n"
-              "          (systemd-cryptenroll 252's format) holding the sealed blob. The volume is opened with\n"
-              "          the passphrase in $PASSWORD or the contents of --key-file\n"
-              "  unlock  unseal a systemd-tpm2 token's passphrase (each token in turn, or --token N) and\n"
-              "          activate the volume as /dev/mapper/NAME, or with --test only check the passphrase\n"
-              "  unseal  print the passphrase a systemd-tpm2 token unseals to (no newline), e.g. for\n"
+              "          (systemd-cryptenroll 252's format) holding the sealed blob; sealed to several value sets\n"
+              "          (a PolicyOR), a lantern-tpm2 token, which only lantern unlocks. The volume is opened\n"
+              "          with the passphrase in $PASSWORD or the contents of --key-file\n"
+              "  unlock  unseal a systemd-tpm2 or lantern-tpm2 token's passphrase (each token in turn, or\n"
+              "          --token N) and activate the volume as /dev/mapper/NAME, or with --test only check it\n"
+              "  unseal  print the passphrase a token unseals to (no newline), e.g. for\n"
               "          cryptsetup --key-file -\n"
               "  list    the volume's tokens\n"
               "\n"
@@ -44,7 +45,10 @@ static void luks_usage(FILE *f) {
               "  --bank B             their bank (default: sha256 with --pcr-values, else chosen as systemd does)\n"
               "  --pcr-values FILE    seal to these values instead of the TPM's current ones: lines\n"
               "                       '<bank> <pcr> <hex>' as `lantern predict` and `lantern pcr read` print\n"
-              "                       them ('#' lines ignored), one value per selected PCR ('-': stdin)\n"
+              "                       them, one value per selected PCR ('-': stdin). A '#' line after values\n"
+              "                       starts another value set (each generation `lantern predict` prints).\n"
+              "                       Repeatable. Several value sets (at most 64): any of them unseals\n"
+              "                       (TPM2_PolicyOR), in a lantern-tpm2 token\n"
               "  --public-key PEM     RSA key whose signed PCR policies (systemd-measure's .pcrsig JSON)\n"
               "                       authorize the unsealing (TPM2_PolicyAuthorize)\n"
               "  --public-key-pcrs L  PCRs of the signed policies (default 11)\n"
@@ -68,7 +72,8 @@ typedef struct luks_args {
         uint32_t pcrs;
         bool pcrs_given;
         const measure_alg *bank;
-        const char *values;
+        const char *values[ATTEST_LUKS_BRANCHES_MAX];
+        size_t n_values;
         const char *public_key;
         uint32_t public_key_pcrs;
         bool public_key_pcrs_given;
@@ -130,7 +135,11 @@ static int parse_argv(const char *verb, int argc, char **argv, luks_args *ret) {
                         }
                         break;
                 case 'v':
-                        a.values = optarg;
+                        if (a.n_values >= ATTEST_LUKS_BRANCHES_MAX) {
+                                cli_error("luks %s: more than %d --pcr-values files", verb, ATTEST_LUKS_BRANCHES_MAX);
+                                return -EINVAL;
+                        }
+                        a.values[a.n_values++] = optarg;
                         break;
                 case 'k':
                         a.public_key = optarg;
@@ -188,12 +197,42 @@ static int parse_argv(const char *verb, int argc, char **argv, luks_args *ret) {
         return 1;
 }
 
-/* Reads "<bank> <pcr> <hex>" lines into p->values for the PCRs in p->pcr_mask of bank p->bank. Lines of other
- * banks and PCRs, '#' comments and `lantern predict`'s "policy ..." lines are skipped. */
-static int read_values(const char *path, attest_seal_policy *p) {
+/* Value sets read from --pcr-values files: each the values of the PCRs in mask of bank. */
+typedef struct value_sets {
+        const measure_alg *bank;
+        uint32_t mask;
+        uint8_t (*sets)[MEASURE_PCR_COUNT][MEASURE_DIGEST_MAX]; /* ATTEST_LUKS_BRANCHES_MAX of them */
+        size_t n;
+} value_sets;
+
+/* Ends the value set of lines first..: complete, or an error naming the first PCR it lacks. */
+static int end_set(const char *path, value_sets *v, uint32_t seen, size_t first, bool only) {
+        if (seen != v->mask) {
+                for (unsigned pcr = 0; pcr < MEASURE_PCR_COUNT; pcr++)
+                        if ((v->mask & ~seen) & (UINT32_C(1) << pcr)) {
+                                if (only)
+                                        cli_error("%s: no %s value for PCR %u", path, v->bank->name, pcr);
+                                else
+                                        cli_error("%s:%zu: no %s value for PCR %u in the value set starting here "
+                                                  "(value sets are separated by '#' lines)", path, first,
+                                                  v->bank->name, pcr);
+                                break;
+                        }
+                return -EINVAL;
+        }
+        v->n++;
+        return 0;
+}
+
+/* Reads "<bank> <pcr> <hex>" lines into value sets, the values of the PCRs in v->mask of bank v->bank. Lines
+ * of other banks and PCRs, '#' comments and `lantern predict`'s "policy ..." lines are skipped; a '#' line
+ * after value lines (of any bank) ends a value set, as each generation `lantern predict` prints starts with
+ * one. */
+static int read_values(const char *path, value_sets *v) {
         uint8_t *text;
-        size_t size, line = 0;
+        size_t size, line = 0, first = 0, n_in_file = 0;
         uint32_t seen = 0;
+        bool in_set = false;
         int r;
 
         r = cli_read_file(strcmp(path, "-") == 0 ? "/dev/stdin" : path, MAX_VALUES_FILE, &text, &size);
@@ -212,6 +251,14 @@ static int read_values(const char *path, attest_seal_policy *p) {
                 line++;
                 while (*l == ' ' || *l == '\t')
                         l++;
+                if (*l == '#' && in_set) {
+                        r = end_set(path, v, seen, first, false);
+                        if (r < 0)
+                                break;
+                        n_in_file++;
+                        in_set = false;
+                        seen = 0;
+                }
                 if (*l == '#' || *l == '\0' || *l == '\r' || strncmp(l, "policy ", 7) == 0)
                         continue;
                 if (sscanf(l, "%31s %u %129s %c", bank, &pcr, hex, &extra) != 3) {
@@ -230,16 +277,26 @@ static int read_values(const char *path, attest_seal_policy *p) {
                         r = -EINVAL;
                         break;
                 }
-                if (alg != p->bank || !(p->pcr_mask & (UINT32_C(1) << pcr)))
+                if (!in_set) {
+                        if (v->n >= ATTEST_LUKS_BRANCHES_MAX) {
+                                cli_error("%s:%zu: more than %d value sets (a PolicyOR tree of two levels holds 64)",
+                                          path, line, ATTEST_LUKS_BRANCHES_MAX);
+                                r = -EINVAL;
+                                break;
+                        }
+                        in_set = true;
+                        first = line;
+                }
+                if (alg != v->bank || !(v->mask & (UINT32_C(1) << pcr)))
                         continue;
-                if (strlen(hex) != 2 * alg->size || measure_unhex(hex, p->values[pcr], alg->size) < 0) {
+                if (strlen(hex) != 2 * alg->size || measure_unhex(hex, v->sets[v->n][pcr], alg->size) < 0) {
                         cli_error("%s:%zu: %s PCR %u: expected %zu hex digits", path, line, bank, pcr, 2 * alg->size);
                         r = -EINVAL;
                         break;
                 }
                 if (seen & (UINT32_C(1) << pcr)) {
-                        cli_error("%s:%zu: a second %s value for PCR %u (one boot entry per file: select one "
-                                  "generation of `lantern predict`)", path, line, bank, pcr);
+                        cli_error("%s:%zu: a second %s value for PCR %u (start each generation's values with a '#' "
+                                  "line, as `lantern predict` does)", path, line, bank, pcr);
                         r = -EINVAL;
                         break;
                 }
@@ -248,15 +305,8 @@ static int read_values(const char *path, attest_seal_policy *p) {
         free(text);
         if (r < 0)
                 return r;
-        if (seen != p->pcr_mask) {
-                for (unsigned pcr = 0; pcr < MEASURE_PCR_COUNT; pcr++)
-                        if ((p->pcr_mask & ~seen) & (UINT32_C(1) << pcr)) {
-                                cli_error("%s: no %s value for PCR %u", path, p->bank->name, pcr);
-                                break;
-                        }
-                return -EINVAL;
-        }
-        p->have_values = true;
+        if (in_set || n_in_file == 0)
+                return end_set(path, v, seen, first, n_in_file == 0);
         return 0;
 }
 
@@ -308,6 +358,9 @@ static int enroll(luks_args *a) {
         attest_luks_token token = { .id = -1, .keyslot = -1 };
         attest_luks *luks = NULL;
         attest_tpm *tpm = NULL;
+        value_sets values = {};
+        uint8_t (*branches)[MEASURE_DIGEST_MAX] = NULL;
+        measure_policy_tree *tree = NULL;
         uint8_t secret[ATTEST_SEAL_SECRET_SIZE];
         uint8_t *pubkey = NULL, *key = NULL;
         size_t pubkey_size = 0, key_size = 0;
@@ -330,15 +383,52 @@ static int enroll(luks_args *a) {
                 cli_error("luks enroll: no PCRs to seal to (--pcrs or --public-key)");
                 goto finish;
         }
-        if (a->values) {
+        if (a->n_values > 0) {
                 if (!p.bank)
                         p.bank = measure_alg_by_id(MEASURE_ALG_SHA256);
                 if (p.pcr_mask == 0) {
                         cli_error("luks enroll: --pcr-values needs --pcrs");
                         goto finish;
                 }
-                if (read_values(a->values, &p) < 0)
+                values = (value_sets) { .bank = p.bank, .mask = p.pcr_mask };
+                values.sets = calloc(ATTEST_LUKS_BRANCHES_MAX, sizeof(*values.sets));
+                if (!values.sets) {
+                        cli_error("out of memory");
                         goto finish;
+                }
+                for (size_t i = 0; i < a->n_values; i++)
+                        if (read_values(a->values[i], &values) < 0)
+                                goto finish;
+                memcpy(p.values, values.sets[0], sizeof(p.values));
+                p.have_values = true;
+        }
+        /* Several value sets: any of them unseals, through a PolicyOR tree over their PolicyPCR digests (the
+         * tree `lantern predict --policy-pcrs` prints for the same values). The trial session seals with the
+         * first set's PolicyPCR and walks the tree from there. */
+        if (values.n > 1) {
+                if (p.pubkey_pem) {
+                        cli_error("luks enroll: --public-key with several value sets is not supported (a signed "
+                                  "policy already allows every generation it signs)");
+                        goto finish;
+                }
+                branches = calloc(values.n, sizeof(*branches));
+                if (!branches) {
+                        cli_error("out of memory");
+                        goto finish;
+                }
+                for (size_t i = 0; i < values.n; i++)
+                        if (attest_seal_pcr_leaf(p.bank, p.pcr_mask,
+                                                 (const uint8_t (*)[MEASURE_DIGEST_MAX]) values.sets[i], branches[i]) < 0) {
+                                cli_error("cannot compute the PolicyPCR digest of value set %zu", i + 1);
+                                goto finish;
+                        }
+                r = measure_policy_tree_build(measure_alg_by_id(MEASURE_ALG_SHA256),
+                                              (const uint8_t (*)[MEASURE_DIGEST_MAX]) branches, values.n, &tree);
+                if (r < 0) {
+                        cli_error("cannot build the PolicyOR tree: %s", strerror(-r));
+                        goto finish;
+                }
+                p.tree = tree;
         }
         if (a->key_file) {
                 /* (read with a larger cap so pipes work, then held to the passphrase limit) */
@@ -419,6 +509,8 @@ static int enroll(luks_args *a) {
                 .pubkey_pem = (char *) p.pubkey_pem,
                 .pubkey_pem_size = p.pubkey_pem_size,
                 .pubkey_pcr_mask = p.pubkey_pcr_mask,
+                .branches = tree ? branches : NULL,
+                .n_branches = tree ? values.n : 0,
         };
         memcpy(token.policy_hash, sealed.policy_hash, sizeof(sealed.policy_hash));
         r = attest_luks_enroll(luks, key ? (const char *) key : passphrase, key ? key_size : strlen(passphrase),
@@ -435,6 +527,10 @@ static int enroll(luks_args *a) {
                 json_object_object_add(o, "policyHash", json_object_new_string(
                                                                 measure_hex(sealed.policy_hash, 32, hex)));
                 json_object_object_add(o, "predicted", json_object_new_boolean(p.have_values));
+                if (tree) {
+                        json_object_object_add(o, "type", json_object_new_string(ATTEST_LUKS_TOKEN_TYPE_OR));
+                        json_object_object_add(o, "valueSets", json_object_new_int((int32_t) values.n));
+                }
                 printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
                 json_object_put(o);
         } else {
@@ -445,8 +541,12 @@ static int enroll(luks_args *a) {
                         printf("%ssigned ", p.pcr_mask ? " and " : "");
                         print_mask(stdout, sealed.bank, p.pubkey_pcr_mask);
                 }
-                printf(" (%s values%s), policy %s\n", p.have_values ? "given" : "current", p.pin ? ", PIN" : "",
-                       measure_hex(sealed.policy_hash, 32, hex));
+                if (tree)
+                        printf(" (any of %zu value sets through a PolicyOR, %s token%s), policy %s\n", values.n,
+                               ATTEST_LUKS_TOKEN_TYPE_OR, p.pin ? ", PIN" : "", measure_hex(sealed.policy_hash, 32, hex));
+                else
+                        printf(" (%s values%s), policy %s\n", p.have_values ? "given" : "current",
+                               p.pin ? ", PIN" : "", measure_hex(sealed.policy_hash, 32, hex));
         }
         rc = LANTERN_EXIT_OK;
 finish:
@@ -459,6 +559,9 @@ finish:
                 free(key);
         }
         free(pubkey);
+        free(values.sets);
+        free(branches);
+        measure_policy_tree_free(tree);
         attest_sealed_done(&sealed);
         attest_luks_free(luks);
         attest_tpm_free(tpm);
@@ -493,7 +596,7 @@ static int load_signature(const char *path, char **ret) {
         return 0;
 }
 
-/* unlock and unseal: tries each systemd-tpm2 token (or --token) until one unseals. */
+/* unlock and unseal: tries each systemd-tpm2 and lantern-tpm2 token (or --token) until one unseals. */
 static int unlock(luks_args *a, bool print_only) {
         attest_luks *luks = NULL;
         attest_tpm *tpm = NULL;
@@ -521,10 +624,10 @@ static int unlock(luks_args *a, bool print_only) {
                 if (a->token >= 0 && id != a->token)
                         break;
                 r = attest_luks_token_get(luks, id, &type, NULL);
-                if (r < 0 || strcmp(type, ATTEST_LUKS_TOKEN_TYPE) != 0) {
+                if (r < 0 || !attest_luks_token_type_known(type)) {
                         if (a->token >= 0)
                                 cli_error("%s: token %d is %s", a->device, id,
-                                          r < 0 ? "not there" : "not a systemd-tpm2 token");
+                                          r < 0 ? "not there" : "not a systemd-tpm2 or lantern-tpm2 token");
                         continue;
                 }
                 tried++;
@@ -574,7 +677,7 @@ static int unlock(luks_args *a, bool print_only) {
                 goto finish;
         }
         if (tried == 0)
-                cli_error("%s: no systemd-tpm2 token to unlock with", a->device);
+                cli_error("%s: no systemd-tpm2 token (or lantern-tpm2 token) to unlock with", a->device);
         else
                 cli_error("%s: not unlocked: %s", a->device,
                           refused ? "the TPM refused every token" : "no token could be used");
@@ -606,7 +709,7 @@ static int list(luks_args *a) {
 
                 if (attest_luks_token_get(luks, id, &type, &json) < 0)
                         continue;
-                if (strcmp(type, ATTEST_LUKS_TOKEN_TYPE) != 0) {
+                if (!attest_luks_token_type_known(type)) {
                         if (arr) {
                                 json_object *o = json_object_new_object();
                                 json_object_object_add(o, "token", json_object_new_int(id));
@@ -636,8 +739,11 @@ static int list(luks_args *a) {
                                 printf(" signed ");
                                 print_mask(stdout, t.bank, t.pubkey_pcr_mask);
                         }
-                        printf(" primary %s pin %s policy %s\n", t.primary_alg == ATTEST_PRIMARY_RSA ? "rsa" : "ecc",
+                        printf(" primary %s pin %s policy %s", t.primary_alg == ATTEST_PRIMARY_RSA ? "rsa" : "ecc",
                                t.pin ? "yes" : "no", measure_hex(t.policy_hash, t.policy_hash_size, hex));
+                        if (t.n_branches)
+                                printf(" or-of %zu", t.n_branches);
+                        putchar('\n');
                 }
                 attest_luks_token_done(&t);
         }
