@@ -717,13 +717,18 @@ static void progress_show(uint64_t done, uint64_t total, uint64_t elapsed_ns, vo
         bar->shown = true;
 }
 
+/* --threads, else one per CPU (at most 16). */
+static unsigned thread_count(const args *a) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        return a->threads ? a->threads : cpus > 0 ? (unsigned) (cpus < 16 ? cpus : 16) : 1;
+}
+
 /* Reads every file the entries measure at once, on several threads, before the entries are computed in order. */
 static int prefetch(const args *a, predict_file_cache *cache, const predict_generation *gens, size_t n_gens) {
         char **paths = NULL;
         size_t n = 0, allocated = 0;
         progress_bar bar = { .enabled = isatty(STDERR_FILENO) };
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        unsigned threads = a->threads ? a->threads : cpus > 0 ? (unsigned) (cpus < 16 ? cpus : 16) : 1;
+        unsigned threads = thread_count(a);
         int r = 0;
 
         for (size_t i = 0; i < n_gens && r >= 0; i++) {
@@ -775,7 +780,8 @@ static int context_load(const args *a, predict_file_cache *cache, context *ctx) 
                 ctx->have_firmware = true;
         }
         if (a->esp) {
-                r = predict_esp_load(a->esp, a->banks, a->n_banks, cache, &err, &ctx->stubs, &ctx->n_stubs);
+                r = predict_esp_load(a->esp, a->banks, a->n_banks, cache, thread_count(a), &err, &ctx->stubs,
+                                     &ctx->n_stubs);
                 if (r < 0) {
                         cli_error("%s", r == -ENOMEM ? "out of memory" : err.message);
                         return r;

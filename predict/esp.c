@@ -277,6 +277,51 @@ finish:
         return r;
 }
 
+/* Appends to *paths the host paths of the ESP files the stub at path names (.linux and .initrd of a thin stub).
+ * Only to hash them ahead on several threads: a stub that cannot be read or parsed names nothing here, and
+ * load_stub() reports it. */
+static int stub_files(const char *esp, const char *path, char ***paths, size_t *n, size_t *allocated) {
+        measure_pe *pe = malloc(sizeof(*pe));
+        measure_pe_error perr = {};
+        predict_error ignored = {};
+        measure_uki_plan plan;
+        char *data = NULL;
+        size_t size = 0;
+        int r = 0;
+
+        if (!pe)
+                return -ENOMEM;
+        if (read_file(path, &ignored, &data, &size) < 0 ||
+            measure_pe_parse(data, size, MEASURE_PE_FILE, &perr, pe) < 0 ||
+            measure_uki_plan_build(pe, data, size, &perr, &plan) < 0)
+                goto finish;
+        for (size_t i = 0; i < plan.n && i < MEASURE_UKI_SECTION_MAX && r >= 0; i++) {
+                char efi_path[MEASURE_UKI_THIN_PATH_MAX + 1];
+                const uint8_t *sha256;
+                if (!plan.m[i].external || measure_uki_thin_file(pe, data, size, &plan.m[i], efi_path, &sha256) < 0)
+                        continue;
+                if (*n == *allocated) {
+                        size_t na = *allocated ? *allocated * 2 : 16;
+                        char **np = realloc(*paths, na * sizeof(*np));
+                        if (!np) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        *paths = np;
+                        *allocated = na;
+                }
+                (*paths)[*n] = esp_host_path(esp, efi_path);
+                if (!(*paths)[*n])
+                        r = -ENOMEM;
+                else
+                        (*n)++;
+        }
+finish:
+        free(data);
+        free(pe);
+        return r;
+}
+
 void predict_esp_stubs_free(predict_esp_stub *s, size_t n) {
         for (size_t i = 0; s && i < n; i++) {
                 free(s[i].path);
@@ -289,9 +334,9 @@ void predict_esp_stubs_free(predict_esp_stub *s, size_t n) {
 }
 
 int predict_esp_load(const char *esp, const measure_alg *const *banks, size_t n_banks, predict_file_cache *cache,
-                     predict_error *err, predict_esp_stub **ret, size_t *ret_n) {
-        char **names = NULL, *dir = NULL;
-        size_t n_names = 0, n = 0;
+                     unsigned n_threads, predict_error *err, predict_esp_stub **ret, size_t *ret_n) {
+        char **names = NULL, *dir = NULL, **files = NULL;
+        size_t n_names = 0, n = 0, n_files = 0, allocated = 0;
         predict_esp_stub *stubs = NULL;
         esp_run run = { .esp = esp, .banks = banks, .n_banks = n_banks, .cache = cache };
         int r;
@@ -331,6 +376,25 @@ int predict_esp_load(const char *esp, const measure_alg *const *banks, size_t n_
                 r = -ENOMEM;
                 goto finish;
         }
+        /* First the kernels and initrds all stubs name, hashed at once on n_threads threads (each file once), then
+         * the stubs in order, which find their files' digests in the cache. */
+        for (size_t i = 0; i < n_names && n_threads > 1; i++) {
+                size_t len = strlen(names[i]);
+                if (len < 4 || strcasecmp(names[i] + len - 4, ".efi") != 0)
+                        continue;
+                char *path = predict_path_join(dir, names[i]);
+                r = path ? stub_files(esp, path, &files, &n_files, &allocated) : -ENOMEM;
+                free(path);
+                if (r < 0)
+                        goto finish;
+        }
+        if (n_files > 0) {
+                r = predict_file_cache_prefetch(cache, files, n_files, n_threads, NULL, NULL);
+                if (r >= 0 && run.check)
+                        r = predict_file_cache_prefetch(run.check, files, n_files, n_threads, NULL, NULL);
+                if (r < 0)
+                        goto finish;
+        }
         for (size_t i = 0; i < n_names; i++) {
                 size_t len = strlen(names[i]);
                 if (len < 4 || strcasecmp(names[i] + len - 4, ".efi") != 0)
@@ -353,6 +417,7 @@ int predict_esp_load(const char *esp, const measure_alg *const *banks, size_t n_
 finish:
         predict_esp_stubs_free(stubs, n);
         predict_strv_free(names, n_names);
+        predict_strv_free(files, n_files);
         free(dir);
         free(run.kernels);
         predict_file_cache_free(run.check);

@@ -35,9 +35,9 @@ typedef struct predict_esp_stub {
  * or whose files are missing is an error naming it (and the offset, for a malformed PE). The ESP files the stubs
  * name are hashed through cache (its banks start with banks, in the same order; with sha256 among its banks the
  * SHA-256 checks need no second read): each is read once per run, or not at all when its digests are in the
- * cache's on-disk cache. */
+ * cache's on-disk cache. With n_threads > 1 the files of all stubs are hashed first, on that many threads. */
 int predict_esp_load(const char *esp, const measure_alg *const *banks, size_t n_banks, predict_file_cache *cache,
-                     predict_error *err, predict_esp_stub **ret, size_t *ret_n);
+                     unsigned n_threads, predict_error *err, predict_esp_stub **ret, size_t *ret_n);
 void predict_esp_stubs_free(predict_esp_stub *s, size_t n);
 
 /* The boot manager file at the ESP path efi_path ("\EFI\BOOT\BOOTX64.EFI"): its Authenticode hash and its

@@ -8,7 +8,8 @@
 #    again (its ctime changed);
 #  - $XDG_CACHE_HOME/lantern, else ~/.cache/lantern, is the default; --no-cache writes nothing; a cache that
 #    cannot be created is reported and skipped; the number of entries stays bounded;
-#  - with --esp, each installed kernel and initrd is read once per run; a changed one is refused in any banks;
+#  - with --esp, each installed kernel and initrd is read once per run, hashed ahead on --threads threads with
+#    the same results as on one; a changed one is refused in any banks;
 #  - a progress bar appears on stderr only when it is a terminal (script(1)) and hashing takes over a second.
 . "$(dirname "$0")/../lib.sh"
 . "$LANTERN_TOP/tests/lab/profile.sh"
@@ -154,6 +155,23 @@ n_initrds=$(ls "$W"/esp/EFI/nixos/ | grep -c initrd)
 check_eq "each ESP initrd opened once ($n_initrds files, 5 stubs)" \
         "$(grep -o "\"$W/esp/EFI/nixos/[^\"]*initrd[^\"]*\"" "$W/esp.trace" | sort | uniq -c | awk '{ print $1 }' | sort -u)" 1
 check_eq "every entry is predicted from its stub" "$(jq '[.generations[] | select(.stub != null)] | length' "$W/esp.json")" 5
+# The ESP's files are hashed ahead on several threads (--threads 3) or on the calling thread (--threads 1):
+# the same predictions, and strace sees which threads open the initrds.
+for t in 1 3; do
+        ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq -e trace=openat -o "$W/esp-t$t.trace" \
+                "$LANTERN" predict --root "$R" --esp "$W/esp" \
+                --no-cache --threads $t --bank sha1,sha256,sha384,sha512 --json >"$W/esp-t$t.json" 2>"$W/esp-t$t.err"
+        check_eq "predict --esp --threads $t exits 0" "$?" 0
+done
+check "predict --esp: the same predictions on 1 and 3 threads" cmp "$W/esp-t1.json" "$W/esp-t3.json"
+# esp_readers TRACE: how many threads other than the main one opened the ESP's initrds.
+esp_readers() {
+        awk -v esp="\"$W/esp/EFI/nixos/initrd" 'NR == 1 { main = $1 } index($0, esp) && $1 != main { print $1 }' "$1" |
+                sort -u | wc -l
+}
+check_eq "predict --esp --threads 1: the ESP's initrds are read on the main thread" "$(esp_readers "$W/esp-t1.trace")" 0
+check "predict --esp --threads 3: the ESP's initrds are read on other threads ($(esp_readers "$W/esp-t3.trace"))" \
+        test "$(esp_readers "$W/esp-t3.trace")" -ge 1
 i=$(ls "$W"/esp/EFI/nixos/*initrd* | head -1)
 printf 'X' | dd of="$i" bs=1 seek=10 conv=notrunc status=none
 for banks in sha1 sha256 sha1,sha384; do
