@@ -14,20 +14,7 @@ done
 W=$TEST_TMP
 K=$(lab_kernel) || { not_ok "fetch the Debian kernel"; finish; }
 
-thin_stub() { # OUT NAME=FILE...: sections page-aligned above the stub's last one
-  local out=$1 end=0 idx name size vma rest e a spec args=()
-  shift
-  while read -r idx name size vma rest; do
-    [[ $idx =~ ^[0-9]+$ ]] || continue
-    e=$((0x$vma + 0x$size)); ((e > end)) && end=$e
-  done < <(objdump -h -w "$STUB")
-  a=$(((end + 0xfff) & ~0xfff))
-  for spec in "$@"; do
-    args+=(--add-section "$spec" --change-section-vma "${spec%%=*}=$(printf 0x%x $a)")
-    a=$(((a + $(stat -c %s "${spec#*=}") + 0xfff) & ~0xfff))
-  done
-  objcopy "${args[@]}" "$STUB" "$out"
-}
+thin_stub() { lab_uki_sections "$1" "$STUB" "${@:2}"; } # OUT NAME=FILE...: sections added to the Lantern stub
 
 E=$W/esp
 mkdir -p "$E/lantern"

@@ -45,20 +45,7 @@ lab_uki "$W/sd.efi" "" "$K" "$W/initrd.img" "$W/cmdline" "$W/osrel" || { not_ok 
 lab_uki "$W/lantern.efi" "$STUB" "$K" "$W/initrd.img" "$W/cmdline" "$W/osrel" || { not_ok "Lantern UKI"; finish; }
 
 # (c): the thin stub. Sections page-aligned above the stub's last one, VirtualSize = file size.
-thin_stub() { # OUT NAME=FILE...
-  local out=$1 end=0 idx name size vma rest e a spec args=()
-  shift
-  while read -r idx name size vma rest; do
-    [[ $idx =~ ^[0-9]+$ ]] || continue
-    e=$((0x$vma + 0x$size)); ((e > end)) && end=$e
-  done < <(objdump -h -w "$STUB")
-  a=$(((end + 0xfff) & ~0xfff))
-  for spec in "$@"; do
-    args+=(--add-section "$spec" --change-section-vma "${spec%%=*}=$(printf 0x%x $a)")
-    a=$(((a + $(stat -c %s "${spec#*=}") + 0xfff) & ~0xfff))
-  done
-  objcopy "${args[@]}" "$STUB" "$out"
-}
+thin_stub() { lab_uki_sections "$1" "$STUB" "${@:2}"; } # OUT NAME=FILE...: sections added to the Lantern stub
 printf '%s' '\EFI\lantern\kernel.efi' >"$W/linux-path"
 printf '%s' '\EFI\lantern\initrd.img' >"$W/initrd-path"
 sha256sum "$K" | cut -c1-64 | xxd -r -p >"$W/linuxh"

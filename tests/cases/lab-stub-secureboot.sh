@@ -57,20 +57,7 @@ LAB_INITRD_DIR=$R lab_initrd "$W/initrd.img" "$W/extra.sh" || { not_ok "initrd";
 cp "$FIX/cmdline" "$W/cmdline"
 lab_osrel "$W/osrel"
 
-thin_stub() { # OUT NAME=FILE...: sections page-aligned above the stub's last one, VirtualSize = file size
-  local out=$1 end=0 idx name size vma rest e a spec args=()
-  shift
-  while read -r idx name size vma rest; do
-    [[ $idx =~ ^[0-9]+$ ]] || continue
-    e=$((0x$vma + 0x$size)); ((e > end)) && end=$e
-  done < <(objdump -h -w "$STUB")
-  a=$(((end + 0xfff) & ~0xfff))
-  for spec in "$@"; do
-    args+=(--add-section "$spec" --change-section-vma "${spec%%=*}=$(printf 0x%x $a)")
-    a=$(((a + $(stat -c %s "${spec#*=}") + 0xfff) & ~0xfff))
-  done
-  objcopy "${args[@]}" "$STUB" "$out"
-}
+thin_stub() { lab_uki_sections "$1" "$STUB" "${@:2}"; } # OUT NAME=FILE...: sections added to the Lantern stub
 
 lab_uki "$W/uki.efi" "$STUB" "$W/vmlinuz" "$W/initrd.img" "$W/cmdline" "$W/osrel" || { not_ok "Lantern UKI"; finish; }
 lab_sign "$W/uki.efi" "$W/uki-signed.efi" || { not_ok "sign the UKI"; finish; }

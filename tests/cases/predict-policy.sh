@@ -8,6 +8,7 @@
 #    systemd-boot's and the stub's two measurements of the UTF-16 command line (folded with openssl here).
 . "$(dirname "$0")/../lib.sh"
 . "$LANTERN_TOP/tests/swtpm.sh"
+. "$LANTERN_TOP/tests/lab/lab.sh"
 
 MEASURE=/usr/lib/systemd/systemd-measure
 STUB=$LANTERN_BUILD/lantern-stub-x64.efi
@@ -54,20 +55,7 @@ check_eq "without --esp, generation 3 (initrdSecrets) is not predictable" \
   "$(jq -r '.generations[] | select(.generation == 3) | .pcrs' "$W/store.json")" null
 
 # Thin stubs for generations 1 and 3 (3 gets the store initrd with a secrets cpio appended).
-thin_stub() { # OUT NAME=FILE...
-  local out=$1 end=0 idx name size vma rest e a spec args=()
-  shift
-  while read -r idx name size vma rest; do
-    [[ $idx =~ ^[0-9]+$ ]] || continue
-    e=$((0x$vma + 0x$size)); ((e > end)) && end=$e
-  done < <(objdump -h -w "$STUB")
-  a=$(((end + 0xfff) & ~0xfff))
-  for spec in "$@"; do
-    args+=(--add-section "$spec" --change-section-vma "${spec%%=*}=$(printf 0x%x $a)")
-    a=$(((a + $(stat -c %s "${spec#*=}") + 0xfff) & ~0xfff))
-  done
-  objcopy "${args[@]}" "$STUB" "$out"
-}
+thin_stub() { lab_uki_sections "$1" "$STUB" "${@:2}"; } # OUT NAME=FILE...: sections added to the Lantern stub
 cp "$R$K" "$ESP/EFI/nixos/kernel-1.efi"
 cp "$R$I" "$ESP/EFI/nixos/initrd-1.efi"
 { cat "$R$I"; printf 'secret-cpio-%s' "$RANDOM"; } >"$ESP/EFI/nixos/initrd-3.efi"
