@@ -234,6 +234,7 @@ int main(void) {
         attest_sealed_done(&sealed);
 
         /* Malformed tokens: refused, no crash (the sanitizer build runs this too). */
+#define Z32 "0000000000000000000000000000000000000000000000000000000000000000"
         static const char *const bad_tokens[] = {
                 "",
                 "[]",
@@ -248,6 +249,12 @@ int main(void) {
                 "{\"type\":\"systemd-tpm2\",\"keyslots\":[\"1\"],\"tpm2-blob\":\"AAAA\",\"tpm2-pcrs\":[7],\"tpm2-policy-hash\":\"00\",\"tpm2-primary-alg\":\"dsa\"}",
                 "{\"type\":\"systemd-tpm2\",\"keyslots\":[\"1\"],\"tpm2-blob\":\"AAAA\",\"tpm2-pcrs\":[7],\"tpm2-policy-hash\":\"00\",\"tpm2-pin\":1}",
                 "{\"type\":\"systemd-tpm2\",\"keyslots\":[\"1\"],\"tpm2-blob\":\"AAAA\",\"tpm2-pcrs\":[7],\"tpm2-policy-hash\":\"00\",\"tpm2_pubkey_pcrs\":[11]}",
+                /* lantern-tpm2: no branches, too few, not hex, a short policy hash, no bank */
+                "{\"type\":\"lantern-tpm2\",\"keyslots\":[\"1\"],\"tpm2-blob\":\"AAAA\",\"tpm2-pcrs\":[7],\"tpm2-pcr-bank\":\"sha256\",\"tpm2-policy-hash\":\"" Z32 "\"}",
+                "{\"type\":\"lantern-tpm2\",\"keyslots\":[\"1\"],\"tpm2-blob\":\"AAAA\",\"tpm2-pcrs\":[7],\"tpm2-pcr-bank\":\"sha256\",\"tpm2-policy-hash\":\"" Z32 "\",\"tpm2-policy-branches\":[\"" Z32 "\"]}",
+                "{\"type\":\"lantern-tpm2\",\"keyslots\":[\"1\"],\"tpm2-blob\":\"AAAA\",\"tpm2-pcrs\":[7],\"tpm2-pcr-bank\":\"sha256\",\"tpm2-policy-hash\":\"" Z32 "\",\"tpm2-policy-branches\":[\"" Z32 "\",\"x" Z32 "\"]}",
+                "{\"type\":\"lantern-tpm2\",\"keyslots\":[\"1\"],\"tpm2-blob\":\"AAAA\",\"tpm2-pcrs\":[7],\"tpm2-pcr-bank\":\"sha256\",\"tpm2-policy-hash\":\"00\",\"tpm2-policy-branches\":[\"" Z32 "\",\"" Z32 "\"]}",
+                "{\"type\":\"lantern-tpm2\",\"keyslots\":[\"1\"],\"tpm2-blob\":\"AAAA\",\"tpm2-pcrs\":[7],\"tpm2-policy-hash\":\"" Z32 "\",\"tpm2-policy-branches\":[\"" Z32 "\",\"" Z32 "\"]}",
         };
         bool refused = true;
         for (size_t i = 0; i < sizeof(bad_tokens) / sizeof(bad_tokens[0]); i++) {
