@@ -12,6 +12,9 @@
 #     `lantern luks unlock --tcti device:/dev/tpmrm0 --test`.
 # Generation 2 unlocks (exit 0) and its PCR 7 and 11 read in the guest equal the prediction; generation 1 is
 # refused (exit 1, the policy mismatch named).
+# A second image holds one lantern-tpm2 token sealed to generations 1 and 3 at once (a PolicyOR over their
+# predicted PolicyPCR digests, from `lantern predict`'s text output; generation 3 is installed, not booted):
+# generation 1 unlocks it, generation 2 is refused (exit 1, "match none of the 2 sealed generations").
 . "$(dirname "$0")/../lib.sh"
 . "$LANTERN_TOP/tests/lab/lab.sh"
 . "$LANTERN_TOP/tests/swtpm.sh"
@@ -42,6 +45,10 @@ echo "LUKS-IMAGE $(wc -c </tmp/luks.img)"
 /usr/bin/lantern luks unlock --tcti device:/dev/tpmrm0 --test /tmp/luks.img >/tmp/luks.out 2>&1
 echo "LUKS-RC $?"
 sed 's/^/LUKS-OUT /' /tmp/luks.out
+cat /sys/firmware/qemu_fw_cfg/by_name/opt/lantern/luks-or.img/raw >/tmp/luks-or.img
+/usr/bin/lantern luks unlock --tcti device:/dev/tpmrm0 --test /tmp/luks-or.img >/tmp/luks-or.out 2>&1
+echo "LUKSOR-RC $?"
+sed 's/^/LUKSOR-OUT /' /tmp/luks-or.out
 EOS
 LAB_INITRD_DIR=$G lab_initrd "$W/initrd.img" "$W/extra.sh" || { not_ok "initrd"; finish; }
 cp "$K" "$W/vmlinuz"
@@ -52,6 +59,7 @@ R=$W/root
 install_profile_init "$R"
 install_generation "$R" 1 "$W/vmlinuz" "$W/initrd.img" "console=ttyS0 panic=-1 lantern.gen=1"
 install_generation "$R" 2 "$W/vmlinuz" "$W/initrd.img" "console=ttyS0 panic=-1 lantern.gen=2"
+install_generation "$R" 3 "$W/vmlinuz" "$W/initrd.img" "console=ttyS0 panic=-1 lantern.gen=3"
 mkdir -p "$W/esp/loader" "$W/keys"
 printf 'timeout 0\n' >"$W/esp/loader/loader.conf"
 cp "$(lab_signing_key)" "$W/keys/db.key" && cp "$LAB_SNAKEOIL_CERT" "$W/keys/db.crt" || { not_ok "snakeoil keys"; finish; }
@@ -85,6 +93,20 @@ check_eq "lantern luks enroll --pcr-values (generation 2's prediction): exit 0" 
 check "  ... sealed to the given values" grep -q "sealed to sha256:7,11 (given values)" "$W/enroll.out"
 "$LANTERN" luks unlock --tcti "$SWTPM_TCTI" --test "$W/luks.img" >/dev/null 2>&1
 check_eq "  ... the host's swtpm (PCRs at reset) cannot unseal it: exit 1" "$?" 1
+# Generations 1 and 3 of `lantern predict`'s text output (a '#' header per generation) in one PolicyOR token.
+"$LANTERN" predict --root "$R" --esp "$W/esp" --eventlog "$FIXTURE" --pcrs 7,11 --bank sha256 --policy-pcrs 7,11 \
+        >"$W/pred.txt" 2>"$W/pred.err"
+awk '/^# / { keep = /generation (1|3):/ } keep' "$W/pred.txt" >"$W/gens13.txt"
+check_eq "  ... generations 1 and 3 taken from lantern predict's text output" "$(grep -c '^sha256 ' "$W/gens13.txt")" 4
+truncate -s 2M "$W/luks-or.img"
+printf '%s' "$PW" | cryptsetup luksFormat --type luks2 --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+        --luks2-metadata-size 16k --luks2-keyslots-size 512k --key-size 256 "$W/luks-or.img" - >/dev/null 2>&1 ||
+        { not_ok "cryptsetup luksFormat"; finish; }
+PASSWORD=$PW "$LANTERN" luks enroll --tcti "$SWTPM_TCTI" --pcrs 7,11 --pcr-values "$W/gens13.txt" "$W/luks-or.img" \
+        >"$W/enroll.out" 2>"$W/enroll.err"
+check_eq "lantern luks enroll --pcr-values (generations 1 and 3): exit 0" "$?" 0
+check "  ... one lantern-tpm2 token over 2 value sets" \
+        grep -q "(any of 2 value sets through a PolicyOR, lantern-tpm2 token)" "$W/enroll.out"
 swtpm_stop "$W/tpm"
 cp -a "$W/tpm" "$W/tpm-1"
 cp -a "$W/tpm" "$W/tpm-2"
@@ -92,7 +114,8 @@ cp -a "$W/tpm" "$W/tpm-2"
 # --- boot both generations ---------------------------------------------------------------------------------------
 for n in 1 2; do
         lab_boot "$W/boot-$n" "$W/esp-$n" --tpmstate "$W/tpm-$n" \
-                --qemu-arg -fw_cfg --qemu-arg "name=opt/lantern/luks.img,file=$W/luks.img" >"$W/boot-$n.log" 2>&1 &
+                --qemu-arg -fw_cfg --qemu-arg "name=opt/lantern/luks.img,file=$W/luks.img" \
+                --qemu-arg -fw_cfg --qemu-arg "name=opt/lantern/luks-or.img,file=$W/luks-or.img" >"$W/boot-$n.log" 2>&1 &
         eval "pid$n=\$!"
 done
 wait "$pid1"; rc1=$?
@@ -118,4 +141,11 @@ check "  ... naming the policy mismatch" grep -q '^LUKS-OUT .*do not satisfy the
 check "  ... and that nothing was unlocked" grep -q '^LUKS-OUT .*not unlocked: the TPM refused every token' "$S1"
 check_eq "generation 1: guest PCR 11 = its own prediction (not generation 2's)" \
         "$(awk '$1 == "sha256" && $2 == 11 { print $3 }' "$W/boot-1/pcrs.txt")" "$(pred 1 11)"
+check_eq "generation 1: unlock --test of the PolicyOR image (generations 1 and 3) exits 0" \
+        "$(sed -n 's/^LUKSOR-RC //p' "$S1")" 0
+check "  ... the lantern-tpm2 token unsealed the passphrase that opens keyslot 1" \
+        grep -q '^LUKSOR-OUT /tmp/luks-or.img: token 0 unsealed the passphrase of keyslot 1' "$S1"
+check_eq "generation 2: unlock --test of the PolicyOR image exits 1" "$(sed -n 's/^LUKSOR-RC //p' "$S2")" 1
+check "  ... the PCRs match none of the 2 sealed generations" \
+        grep -q '^LUKSOR-OUT .*the PCRs match none of the 2 sealed generations' "$S2"
 finish
