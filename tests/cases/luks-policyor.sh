@@ -26,13 +26,7 @@ export TSS2_LOG=all+none
 PW=policyor-passphrase
 Z64=$(printf '0%.0s' $(seq 64)); Z40=$(printf '0%.0s' $(seq 40))
 
-image() {
-        rm -f "$W/$1"
-        truncate -s 20M "$W/$1" &&
-        printf '%s' "$PW" | cryptsetup luksFormat --type luks2 --batch-mode --pbkdf pbkdf2 \
-                --pbkdf-force-iterations 1000 "$W/$1" - >/dev/null
-}
-export_token() { cryptsetup token export --token-id "$2" "$W/$1"; }
+. "$LANTERN_TOP/tests/luks.sh"
 token_field() { export_token "$1" "${3:-0}" | jq -c ".[\"$2\"]"; }
 enroll() { PASSWORD=$PW "$LANTERN" luks enroll --tcti "$T" "$@"; }
 unlock() { "$LANTERN" luks unlock --tcti "$T" --test "$@"; }

@@ -21,13 +21,7 @@ W=$TEST_TMP
 export TSS2_LOG=all+none
 PW=predicted-passphrase
 
-image() {
-        rm -f "$W/$1"
-        truncate -s 20M "$W/$1" &&
-        printf '%s' "$PW" | cryptsetup luksFormat --type luks2 --batch-mode --pbkdf pbkdf2 \
-                --pbkdf-force-iterations 1000 "$W/$1" - >/dev/null
-}
-export_token() { cryptsetup token export --token-id "$2" "$W/$1"; }
+. "$LANTERN_TOP/tests/luks.sh"
 policy_of() { export_token "$1" "${2:-0}" | jq -r '.["tpm2-policy-hash"]'; }
 # systemd-cryptenroll 252 and tpm2_createpolicy leave a loaded session behind per run (tpm2_getcap
 # handles-loaded-session), systemd-measure sign shares systemd's TPM code; swtpm has no resource manager to

@@ -36,15 +36,7 @@ sd_enroll() {
         tpm2_flushcontext -T "$T" -l >/dev/null 2>&1
         return $rc
 }
-# image NAME: a fresh LUKS2 file image with passphrase $PW (fast PBKDF: only the test's time matters).
-image() {
-        rm -f "$W/$1"
-        truncate -s 20M "$W/$1" &&
-        printf '%s' "$PW" | cryptsetup luksFormat --type luks2 --batch-mode --pbkdf pbkdf2 \
-                --pbkdf-force-iterations 1000 "$W/$1" - >/dev/null
-}
-# export IMG TOKEN: the token's JSON as cryptsetup stores it.
-export_token() { cryptsetup token export --token-id "$2" "$W/$1"; }
+. "$LANTERN_TOP/tests/luks.sh"
 # dump_token IMG: cryptsetup luksDump's Tokens section (systemd's token plugin decodes systemd-tpm2 tokens)
 # without the blob's hex lines.
 dump_token() {
