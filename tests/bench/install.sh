@@ -2,7 +2,9 @@
 # Benchmark of `lantern install`: 50 generations (5 kernels, 10 initrds, as a machine accumulates them)
 # installed cold onto an empty ESP directory, against the same work done the lzbt way with standard tools
 # (per generation: sha256sum kernel and initrd, cp them content-addressed, objcopy the stub, sbsign it);
-# then a warm re-run of `lantern install` with nothing new (which must write nothing).
+# then a warm re-run of `lantern install` with nothing new (which must write nothing). Last, `lantern predict
+# --esp` over the installed ESP, cold (digest cache removed before each run), four banks, with the ESP's files
+# hashed ahead on every CPU (the default) and on one thread (--threads 1): both must predict the same.
 #
 #   tests/bench/install.sh [--build DIR] [--runs N] [--work DIR]
 #
@@ -91,9 +93,16 @@ hyperfine --shell bash --runs "$runs" --export-json "$work/cold.json" -n "lanter
   -n "lzbt-like: sha256sum + cp + objcopy + sbsign" lzbt >&2
 hyperfine --runs $((runs * 5)) --warmup 1 --export-json "$work/warm.json" -n "lantern install, warm re-run (writes nothing)" \
   "$lantern install --esp $work/esp --root $R --keys $work/keys --stub $STUB" >&2
+predict=("$lantern" predict --root "$R" --esp "$work/esp" --cache "$work/pcache" --bank sha1,sha256,sha384,sha512)
+rm -rf "$work/pcache"; "${predict[@]}" --json >"$work/predict-n.json" || { echo "predict --esp failed" >&2; exit 1; }
+rm -rf "$work/pcache"; "${predict[@]}" --json --threads 1 >"$work/predict-1.json" || exit 1
+cmp -s "$work/predict-n.json" "$work/predict-1.json" || { echo "predict --esp differs on one thread" >&2; exit 1; }
+hyperfine -N --runs $((runs * 3)) --warmup 1 --prepare "rm -rf $work/pcache" --export-json "$work/predict-esp.json" \
+  -n "lantern predict --esp, 50 generations, 4 banks, cold" "${predict[*]}" \
+  -n "lantern predict --esp, 50 generations, 4 banks, cold, --threads 1" "${predict[*]} --threads 1" >&2
 echo "| command | mean | min | max | user | system |"
 echo "|---|---|---|---|---|---|"
 jq -r '.results[] | "| \(.command) | \(.mean * 1000 | floor) ms | \(.min * 1000 | floor) ms | \(.max * 1000 | floor) ms | \(.user * 1000 | floor) ms | \(.system * 1000 | floor) ms |"' \
-  "$work/cold.json" "$work/warm.json"
+  "$work/cold.json" "$work/warm.json" "$work/predict-esp.json"
 echo
 echo "ESP: $(du -sb "$work/esp" | cut -f1) bytes in $(find "$work/esp" -type f | wc -l) files; stubs $(stat -c %s "$work"/esp/EFI/Linux/nixos-generation-1-*.efi) bytes each"
