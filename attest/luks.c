@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <libcryptsetup.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -17,6 +18,7 @@ struct attest_luks {
         struct crypt_device *cd;
         char *path;
         char log[512];          /* libcryptsetup's last error message */
+        int opened_keyslot;     /* the keyslot the enroll passphrase opened, -1 before */
 };
 
 /* libcryptsetup would print to stderr; keep its last error for our message instead. */
@@ -404,6 +406,8 @@ int attest_luks_open(const char *path, attest_luks **ret, char *errbuf, size_t e
         /* Only the tokens' JSON is read here: never load token plugins (systemd's would talk to the TPM). */
         crypt_token_external_disable();
         l = calloc(1, sizeof(*l));
+        if (l)
+                l->opened_keyslot = -1;
         if (!l || !(l->path = strdup(path))) {
                 free(l);
                 return -ENOMEM;
@@ -525,6 +529,7 @@ int attest_luks_enroll(attest_luks *l, const char *passphrase, size_t passphrase
                 return -ENOMEM;
         l->log[0] = '\0';
         r = crypt_volume_key_get(l->cd, CRYPT_ANY_SLOT, vk, &vk_size, passphrase, passphrase_size);
+        l->opened_keyslot = r >= 0 ? r : -1;
         if (r < 0) {
                 attest_set_error(errbuf, errlen, "%s: the passphrase opens no keyslot: %s", l->path, luks_reason(l, r));
                 r = r == -EPERM ? -EPERM : -EINVAL;
@@ -568,6 +573,91 @@ finish:
         }
         free(json);
         return r;
+}
+
+/* The keyslot numbers a token's "keyslots" array names (strings of decimal numbers, as LUKS2 stores them);
+ * false when it is missing or holds anything else. */
+static bool token_keyslots(const char *json, uint32_t *ret_mask) {
+        json_object *o = json_tokener_parse(json), *a;
+        uint32_t mask = 0;
+        bool ok = o && json_object_object_get_ex(o, "keyslots", &a) && json_object_is_type(a, json_type_array);
+
+        for (size_t i = 0; ok && i < json_object_array_length(a); i++) {
+                json_object *e = json_object_array_get_idx(a, i);
+                const char *s = json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
+                char *end;
+                errno = 0;
+                unsigned long n = s && *s >= '0' && *s <= '9' ? strtoul(s, &end, 10) : ULONG_MAX;
+                ok = n < ATTEST_LUKS_MAX_KEYSLOTS && !errno && *end == '\0';
+                if (ok)
+                        mask |= UINT32_C(1) << n;
+        }
+        json_object_put(o);
+        *ret_mask = mask;
+        return ok;
+}
+
+int attest_luks_wipe_tpm2(attest_luks *l, int keep, attest_luks_wiped *ret, size_t max, size_t *ret_n, char *errbuf,
+                          size_t errlen) {
+        attest_luks_wiped seen[ATTEST_LUKS_MAX_TOKENS];
+        uint32_t keep_slots = 0;
+        const char *type, *json;
+        size_t n = 0;
+        int r;
+
+        if (!l || keep < 0 || !ret_n || (max && !ret))
+                return -EINVAL;
+        *ret_n = 0;
+        if (attest_luks_token_get(l, keep, NULL, &json) < 0 || !token_keyslots(json, &keep_slots) || !keep_slots) {
+                attest_set_error(errbuf, errlen, "%s: token %d to keep is missing or names no keyslot", l->path, keep);
+                return -EINVAL;
+        }
+        /* First every token is read, so that one that cannot be understood stops it before anything is removed. */
+        for (int id = 0; id < ATTEST_LUKS_MAX_TOKENS; id++) {
+                uint32_t slots;
+                if (id == keep || attest_luks_token_get(l, id, &type, &json) < 0 || !attest_luks_token_type_known(type))
+                        continue;
+                if (!token_keyslots(json, &slots)) {
+                        attest_set_error(errbuf, errlen, "%s: token %d: field 'keyslots' is not a list of keyslot "
+                                                         "numbers; nothing was removed", l->path, id);
+                        return -EBADMSG;
+                }
+                /* Never the new token's keyslot, nor the one the passphrase given to enroll opened: the user would
+                 * lose the way in they just used. Such a token is kept whole, and reported as kept. */
+                seen[n++] = (attest_luks_wiped) {
+                        .token = id,
+                        .keyslots = slots,
+                        .kept = (slots & keep_slots) ||
+                                (l->opened_keyslot >= 0 && (slots & (UINT32_C(1) << l->opened_keyslot))),
+                };
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (seen[i].kept)
+                        continue;
+                for (unsigned k = 0; k < ATTEST_LUKS_MAX_KEYSLOTS; k++) {
+                        if (!(seen[i].keyslots & (UINT32_C(1) << k)) ||
+                            crypt_keyslot_status(l->cd, (int) k) == CRYPT_SLOT_INACTIVE)
+                                continue;
+                        l->log[0] = '\0';
+                        r = crypt_keyslot_destroy(l->cd, (int) k);
+                        if (r < 0 && r != -ENOENT) {
+                                attest_set_error(errbuf, errlen, "%s: token %d: cannot remove keyslot %u: %s", l->path,
+                                                 seen[i].token, k, luks_reason(l, r));
+                                return r;
+                        }
+                }
+                l->log[0] = '\0';
+                r = crypt_token_json_set(l->cd, seen[i].token, NULL);
+                if (r < 0) {
+                        attest_set_error(errbuf, errlen, "%s: cannot remove token %d: %s", l->path, seen[i].token,
+                                         luks_reason(l, r));
+                        return r;
+                }
+        }
+        *ret_n = n < max ? n : max;
+        if (*ret_n)
+                memcpy(ret, seen, *ret_n * sizeof(*ret));
+        return (int) n;
 }
 
 int attest_luks_token_unseal(attest_tpm *tpm, const attest_luks_token *t, const char *pin,
@@ -631,6 +721,7 @@ int attest_luks_activate(attest_luks *l, const char *name, int keyslot, const ch
                 return -EINVAL;
         l->log[0] = '\0';
         r = crypt_activate_by_passphrase(l->cd, name, keyslot, passphrase, size, 0);
+        l->opened_keyslot = r >= 0 ? r : -1;
         if (r < 0) {
                 attest_set_error(errbuf, errlen, "%s: keyslot %d: %s%s", l->path, keyslot,
                                  r == -EPERM ? "the unsealed passphrase does not open it" : "cannot activate: ",

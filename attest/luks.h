@@ -31,6 +31,7 @@
 #define ATTEST_LUKS_BRANCHES_MIN 2
 #define ATTEST_LUKS_BRANCHES_MAX 64
 #define ATTEST_LUKS_MAX_TOKENS 32   /* LUKS2_TOKENS_MAX */
+#define ATTEST_LUKS_MAX_KEYSLOTS 32 /* LUKS2_KEYSLOTS_MAX */
 #define ATTEST_LUKS_TOKEN_JSON_MAX (64u << 10)
 /* Passphrases read from the user or a key file. */
 #define ATTEST_LUKS_PASSPHRASE_MAX (8u << 10)
@@ -90,6 +91,21 @@ int attest_luks_find_policy(attest_luks *l, const uint8_t *policy_hash, size_t s
  * Returns the token id. */
 int attest_luks_enroll(attest_luks *l, const char *passphrase, size_t passphrase_size, const char *new_passphrase,
                        attest_luks_token *t, char *errbuf, size_t errlen);
+
+/* What attest_luks_wipe_tpm2() did with one token. */
+typedef struct attest_luks_wiped {
+        int token;
+        uint32_t keyslots;      /* bit k: keyslot k */
+        bool kept;              /* not removed: it shares a keyslot with the kept token or the enroll passphrase */
+} attest_luks_wiped;
+
+/* Removes every systemd-tpm2 and lantern-tpm2 token but token keep, and their keyslots (keyslots first, then
+ * the token), as systemd-cryptenroll --wipe-slot=tpm2 does; for after an enroll that added keep. A token whose
+ * keyslots include keep's or the keyslot the enroll passphrase opened is left whole (kept = true). The first
+ * max entries of ret describe the tokens seen (*ret_n of them). Returns how many tokens were seen, or an error
+ * (a token whose keyslots field cannot be read stops it, naming the token). */
+int attest_luks_wipe_tpm2(attest_luks *l, int keep, attest_luks_wiped *ret, size_t max, size_t *ret_n, char *errbuf,
+                          size_t errlen);
 
 /* Unseals the token's secret (PIN and .pcrsig JSON as the token needs them; a lantern-tpm2 token through its
  * PolicyOR tree) and returns systemd's passphrase for it. Errors as attest_unseal(); -EBADMSG when a

@@ -23,7 +23,7 @@
 static void luks_usage(FILE *f) {
         fputs("Usage: lantern luks enroll [--tcti CONF] [--pcrs LIST] [--bank B] [--pcr-values FILE]\n"
               "                           [--public-key PEM [--public-key-pcrs LIST]] [--with-pin]\n"
-              "                           [--key-file FILE] [--json] IMAGE|DEVICE\n"
+              "                           [--key-file FILE] [--wipe-tpm2] [--json] IMAGE|DEVICE\n"
               "       lantern luks unlock [--tcti CONF] [--test | --name NAME] [--token N] [--signature FILE]\n"
               "                           IMAGE|DEVICE\n"
               "       lantern luks unseal [--tcti CONF] [--token N] [--signature FILE] IMAGE|DEVICE\n"
@@ -55,6 +55,9 @@ static void luks_usage(FILE *f) {
               "  --with-pin           also require a PIN (TPM2_PolicyAuthValue), read from $NEWPIN;\n"
               "                       unlocking reads it from $PIN\n"
               "  --key-file FILE      existing passphrase for enroll (default: $PASSWORD)\n"
+              "  --wipe-tpm2          enroll: then remove every other systemd-tpm2/lantern-tpm2 token and its\n"
+              "                       keyslots (re-sealing after an update; never the keyslot the passphrase\n"
+              "                       opened)\n"
               "  --test               unlock: only check that the unsealed passphrase opens the keyslot\n"
               "  --name NAME          unlock: the device-mapper name to activate\n"
               "  --token N            use only token N\n"
@@ -79,6 +82,7 @@ typedef struct luks_args {
         bool public_key_pcrs_given;
         bool with_pin;
         const char *key_file;
+        bool wipe_tpm2;
         bool test;
         const char *name;
         int token;
@@ -97,6 +101,7 @@ static int parse_argv(const char *verb, int argc, char **argv, luks_args *ret) {
                 { "public-key-pcrs", required_argument, NULL, 'K' },
                 { "with-pin", no_argument, NULL, 'P' },
                 { "key-file", required_argument, NULL, 'f' },
+                { "wipe-tpm2", no_argument, NULL, 'W' },
                 { "test", no_argument, NULL, 't' },
                 { "name", required_argument, NULL, 'n' },
                 { "token", required_argument, NULL, 'o' },
@@ -155,6 +160,9 @@ static int parse_argv(const char *verb, int argc, char **argv, luks_args *ret) {
                 case 'f':
                         a.key_file = optarg;
                         break;
+                case 'W':
+                        a.wipe_tpm2 = true;
+                        break;
                 case 't':
                         a.test = true;
                         break;
@@ -191,6 +199,10 @@ static int parse_argv(const char *verb, int argc, char **argv, luks_args *ret) {
         a.device = argv[optind++];
         if (optind < argc) {
                 cli_error("luks %s: unexpected argument '%s'", verb, argv[optind]);
+                return -EINVAL;
+        }
+        if (a.wipe_tpm2 && strcmp(verb, "enroll") != 0) {
+                cli_error("luks %s: --wipe-tpm2 is an option of enroll", verb);
                 return -EINVAL;
         }
         *ret = a;
@@ -356,6 +368,7 @@ static int enroll(luks_args *a) {
         attest_seal_policy p = { .bank = a->bank };
         attest_sealed sealed = {};
         attest_luks_token token = { .id = -1, .keyslot = -1 };
+        bool token_loaded = false; /* token read from the volume (owns its buffers), not built here */
         attest_luks *luks = NULL;
         attest_tpm *tpm = NULL;
         value_sets values = {};
@@ -468,59 +481,96 @@ static int enroll(luks_args *a) {
                 cli_error("cannot seal to the TPM: %s", err);
                 goto finish;
         }
-        /* Like systemd-cryptenroll: the same policy enrolled twice is a no-op. */
-        r = attest_luks_find_policy(luks, sealed.policy_hash, sizeof(sealed.policy_hash));
-        if (r >= 0) {
-                fprintf(stderr, "lantern: %s: token %d is already sealed to policy %s, nothing to do\n", a->device, r,
-                        measure_hex(sealed.policy_hash, sizeof(sealed.policy_hash), hex));
-                rc = LANTERN_EXIT_OK;
-                goto finish;
-        }
-        /* Sealed to the current values (and no signed policy): prove it unseals before writing anything. */
-        if (!p.have_values && !p.pubkey_pem) {
-                uint8_t *check = NULL;
-                size_t check_size = 0;
-                r = attest_unseal(tpm, &p, sealed.primary_alg, sealed.blob, sealed.blob_size, sealed.policy_hash,
-                                  sizeof(sealed.policy_hash), &check, &check_size, err, sizeof(err));
-                bool same = r >= 0 && check_size == sizeof(secret) && CRYPTO_memcmp(check, secret, sizeof(secret)) == 0;
-                if (check) {
-                        OPENSSL_cleanse(check, check_size);
-                        free(check);
+        /* Like systemd-cryptenroll: the same policy enrolled twice is a no-op (but for --wipe-tpm2, which keeps that
+         * token and removes the others, once the passphrase is shown to open the volume). */
+        int existing = attest_luks_find_policy(luks, sealed.policy_hash, sizeof(sealed.policy_hash));
+        if (existing >= 0) {
+                fprintf(stderr, "lantern: %s: token %d is already sealed to policy %s, %s\n", a->device, existing,
+                        measure_hex(sealed.policy_hash, sizeof(sealed.policy_hash), hex),
+                        a->wipe_tpm2 ? "keeping it" : "nothing to do");
+                if (!a->wipe_tpm2) {
+                        rc = LANTERN_EXIT_OK;
+                        goto finish;
                 }
-                if (!same) {
-                        cli_error("the freshly sealed secret does not unseal: %s", r < 0 ? err : "different bytes");
+                r = attest_luks_activate(luks, NULL, -1, key ? (const char *) key : passphrase,
+                                         key ? key_size : strlen(passphrase), err, sizeof(err));
+                if (r < 0) {
+                        cli_error("%s: the passphrase opens no keyslot", a->device);
+                        goto finish;
+                }
+                r = attest_luks_token_load(luks, existing, &token, err, sizeof(err));
+                if (r < 0) {
+                        cli_error("%s", err);
+                        goto finish;
+                }
+                token_loaded = true;
+        }
+        if (existing < 0) {
+                /* Sealed to the current values (and no signed policy): prove it unseals before writing anything. */
+                if (!p.have_values && !p.pubkey_pem) {
+                        uint8_t *check = NULL;
+                        size_t check_size = 0;
+                        r = attest_unseal(tpm, &p, sealed.primary_alg, sealed.blob, sealed.blob_size,
+                                          sealed.policy_hash, sizeof(sealed.policy_hash), &check, &check_size, err,
+                                          sizeof(err));
+                        bool same = r >= 0 && check_size == sizeof(secret) &&
+                                    CRYPTO_memcmp(check, secret, sizeof(secret)) == 0;
+                        if (check) {
+                                OPENSSL_cleanse(check, check_size);
+                                free(check);
+                        }
+                        if (!same) {
+                                cli_error("the freshly sealed secret does not unseal: %s",
+                                          r < 0 ? err : "different bytes");
+                                goto finish;
+                        }
+                }
+
+                r = attest_luks_passphrase(secret, sizeof(secret), &newpass);
+                if (r < 0)
+                        goto finish;
+                token = (attest_luks_token) {
+                        .id = -1,
+                        .keyslot = -1,
+                        .blob = sealed.blob,
+                        .blob_size = sealed.blob_size,
+                        .pcr_mask = p.pcr_mask,
+                        .bank = sealed.bank,
+                        .primary_alg = sealed.primary_alg,
+                        .policy_hash_size = sizeof(sealed.policy_hash),
+                        .pin = p.pin != NULL,
+                        .pubkey_pem = (char *) p.pubkey_pem,
+                        .pubkey_pem_size = p.pubkey_pem_size,
+                        .pubkey_pcr_mask = p.pubkey_pcr_mask,
+                        .branches = tree ? branches : NULL,
+                        .n_branches = tree ? values.n : 0,
+                };
+                memcpy(token.policy_hash, sealed.policy_hash, sizeof(sealed.policy_hash));
+                r = attest_luks_enroll(luks, key ? (const char *) key : passphrase, key ? key_size : strlen(passphrase),
+                                       newpass, &token, err, sizeof(err));
+                if (r < 0) {
+                        cli_error("%s", err);
                         goto finish;
                 }
         }
-
-        r = attest_luks_passphrase(secret, sizeof(secret), &newpass);
-        if (r < 0)
-                goto finish;
-        token = (attest_luks_token) {
-                .id = -1,
-                .keyslot = -1,
-                .blob = sealed.blob,
-                .blob_size = sealed.blob_size,
-                .pcr_mask = p.pcr_mask,
-                .bank = sealed.bank,
-                .primary_alg = sealed.primary_alg,
-                .policy_hash_size = sizeof(sealed.policy_hash),
-                .pin = p.pin != NULL,
-                .pubkey_pem = (char *) p.pubkey_pem,
-                .pubkey_pem_size = p.pubkey_pem_size,
-                .pubkey_pcr_mask = p.pubkey_pcr_mask,
-                .branches = tree ? branches : NULL,
-                .n_branches = tree ? values.n : 0,
-        };
-        memcpy(token.policy_hash, sealed.policy_hash, sizeof(sealed.policy_hash));
-        r = attest_luks_enroll(luks, key ? (const char *) key : passphrase, key ? key_size : strlen(passphrase),
-                               newpass, &token, err, sizeof(err));
-        if (r < 0) {
-                cli_error("%s", err);
-                goto finish;
+        attest_luks_wiped wiped[ATTEST_LUKS_MAX_TOKENS];
+        size_t n_wiped = 0;
+        if (a->wipe_tpm2) {
+                r = attest_luks_wipe_tpm2(luks, token.id, wiped, ATTEST_LUKS_MAX_TOKENS, &n_wiped, err, sizeof(err));
+                if (r < 0) {
+                        cli_error("%s (the new token %d was added)", err, token.id);
+                        goto finish;
+                }
         }
         if (a->json) {
                 json_object *o = json_object_new_object();
+                if (a->wipe_tpm2) {
+                        json_object *w = json_object_new_array(), *k = json_object_new_array();
+                        for (size_t i = 0; i < n_wiped; i++)
+                                json_object_array_add(wiped[i].kept ? k : w, json_object_new_int(wiped[i].token));
+                        json_object_object_add(o, "wipedTokens", w);
+                        json_object_object_add(o, "keptTokens", k);
+                }
                 json_object_object_add(o, "token", json_object_new_int(token.id));
                 json_object_object_add(o, "keyslot", json_object_new_int(token.keyslot));
                 json_object_object_add(o, "bank", json_object_new_string(sealed.bank->name));
@@ -547,6 +597,14 @@ static int enroll(luks_args *a) {
                 else
                         printf(" (%s values%s), policy %s\n", p.have_values ? "given" : "current",
                                p.pin ? ", PIN" : "", measure_hex(sealed.policy_hash, 32, hex));
+                for (size_t i = 0; i < n_wiped; i++) {
+                        printf("%s: %s token %d (keyslot", a->device, wiped[i].kept ? "kept" : "removed",
+                               wiped[i].token);
+                        for (unsigned k = 0; k < ATTEST_LUKS_MAX_KEYSLOTS; k++)
+                                if (wiped[i].keyslots & (UINT32_C(1) << k))
+                                        printf(" %u", k);
+                        printf(")%s\n", wiped[i].kept ? ": the passphrase used to enroll opens its keyslot" : "");
+                }
         }
         rc = LANTERN_EXIT_OK;
 finish:
@@ -562,6 +620,8 @@ finish:
         free(values.sets);
         free(branches);
         measure_policy_tree_free(tree);
+        if (token_loaded)
+                attest_luks_token_done(&token);
         attest_sealed_done(&sealed);
         attest_luks_free(luks);
         attest_tpm_free(tpm);
