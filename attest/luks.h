@@ -14,8 +14,8 @@
  * writes. A secret sealed to several PCR value sets (generations) at once has a policy systemd cannot
  * compute (a PolicyOR tree over their PolicyPCR digests), so its token is of Lantern's own type
  * "lantern-tpm2": the same fields plus tpm2-policy-branches, the PolicyPCR digest of every value set in
- * order (lowercase hex), from which unlocking rebuilds the tree (measure_policy_tree_build()). Nothing is printed: errors are negative errnos with a message in errbuf naming the file and, for
- * token JSON, the token. */
+ * order (lowercase hex), from which unlocking rebuilds the tree (measure_policy_tree_build()). Nothing is
+ * printed: errors are negative errnos with a message in errbuf naming the file and, for token JSON, the token. */
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -406,6 +406,21 @@ static int find_signature(const char *json, const measure_alg *bank, uint32_t ma
         return -ENXIO;
 }
 
+/* The pcrDigest of TPM2_PolicyPCR (sha256 session) over values[pcr] for the PCRs in mask of bank, concatenated
+ * in ascending PCR order. */
+static int pcr_values_digest(const measure_alg *bank, uint32_t mask, const uint8_t (*values)[MEASURE_DIGEST_MAX],
+                             uint8_t ret[ATTEST_SEAL_POLICY_SIZE]) {
+        uint8_t concat[MEASURE_PCR_COUNT * MEASURE_DIGEST_MAX];
+        size_t len = 0;
+
+        for (unsigned pcr = 0; pcr < MEASURE_PCR_COUNT; pcr++)
+                if (mask & (UINT32_C(1) << pcr)) {
+                        memcpy(concat + len, values[pcr], bank->size);
+                        len += bank->size;
+                }
+        return measure_policy_pcr_values_digest(measure_alg_by_id(MEASURE_ALG_SHA256), concat, len, ret);
+}
+
 static ssize_t find_digest(const uint8_t (*list)[MEASURE_DIGEST_MAX], size_t n, const uint8_t *digest) {
         for (size_t i = 0; i < n; i++)
                 if (memcmp(list[i], digest, ATTEST_SEAL_POLICY_SIZE) == 0)
@@ -492,7 +507,6 @@ static int policy_session(ESYS_CONTEXT *c, const attest_seal_policy *p, const me
                           ESYS_TR parent_session, TPM2_SE type, ESYS_TR *ret_session,
                           uint8_t ret_digest[ATTEST_SEAL_POLICY_SIZE], char *errbuf, size_t errlen) {
         ESYS_TR session = ESYS_TR_NONE, key = ESYS_TR_NONE;
-        TPM2B_DIGEST *digest = NULL;
         EVP_PKEY *pk = NULL;
         TSS2_RC rc;
         int r;
@@ -579,17 +593,11 @@ static int policy_session(ESYS_CONTEXT *c, const attest_seal_policy *p, const me
                 TPM2B_DIGEST pcr_digest = {};
 
                 if (p->have_values) {
-                        /* The digest of the values to seal to, concatenated in ascending PCR order. Only a
-                         * trial session takes it as given; a real one compares it with the PCRs. */
-                        uint8_t concat[MEASURE_PCR_COUNT * MEASURE_DIGEST_MAX];
-                        size_t len = 0;
-                        for (unsigned pcr = 0; pcr < MEASURE_PCR_COUNT; pcr++)
-                                if (p->pcr_mask & (UINT32_C(1) << pcr)) {
-                                        memcpy(concat + len, p->values[pcr], bank->size);
-                                        len += bank->size;
-                                }
+                        /* The digest of the values to seal to. Only a trial session takes it as given; a real
+                         * one compares it with the PCRs. */
                         pcr_digest.size = 32;
-                        r = measure_hash(measure_alg_by_id(MEASURE_ALG_SHA256), concat, len, pcr_digest.buffer);
+                        r = pcr_values_digest(bank, p->pcr_mask, (const uint8_t (*)[MEASURE_DIGEST_MAX]) p->values,
+                                              pcr_digest.buffer);
                         if (r < 0) {
                                 attest_set_error(errbuf, errlen, "cannot hash the PCR values");
                                 goto finish;
@@ -617,24 +625,15 @@ static int policy_session(ESYS_CONTEXT *c, const attest_seal_policy *p, const me
                 }
         }
 
-        rc = Esys_PolicyGetDigest(c, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &digest);
-        if (rc != TSS2_RC_SUCCESS) {
-                r = attest_tss_error(errbuf, errlen, "Esys_PolicyGetDigest", rc, -EIO);
+        r = get_digest(c, session, ret_digest, errbuf, errlen);
+        if (r < 0)
                 goto finish;
-        }
-        if (digest->size != ATTEST_SEAL_POLICY_SIZE) {
-                attest_set_error(errbuf, errlen, "policy digest of %u bytes, expected 32", (unsigned) digest->size);
-                r = -EBADMSG;
-                goto finish;
-        }
-        memcpy(ret_digest, digest->buffer, ATTEST_SEAL_POLICY_SIZE);
         if (ret_session) {
                 *ret_session = session;
                 session = ESYS_TR_NONE;
         }
         r = 0;
 finish:
-        Esys_Free(digest);
         EVP_PKEY_free(pk);
         flush(c, &key);
         flush(c, &session);
@@ -671,21 +670,14 @@ static int check_policy(const attest_seal_policy *p, char *errbuf, size_t errlen
 int attest_seal_pcr_leaf(const measure_alg *bank, uint32_t mask, const uint8_t (*values)[MEASURE_DIGEST_MAX],
                          uint8_t ret[ATTEST_SEAL_POLICY_SIZE]) {
         const measure_alg *sha256 = measure_alg_by_id(MEASURE_ALG_SHA256);
-        uint8_t concat[MEASURE_PCR_COUNT * MEASURE_DIGEST_MAX], pcr_digest[MEASURE_DIGEST_MAX];
-        uint8_t policy[MEASURE_DIGEST_MAX] = {};
-        size_t len = 0;
+        uint8_t pcr_digest[MEASURE_DIGEST_MAX], policy[MEASURE_DIGEST_MAX] = {};
         int r;
 
         if (!bank || !values || !ret || mask == 0 || (mask >> MEASURE_PCR_COUNT) != 0 ||
             bank->size > MEASURE_DIGEST_MAX)
                 return -EINVAL;
-        /* The values in ascending PCR order, as PolicyPCR takes them (policy_session() does so too). */
-        for (unsigned pcr = 0; pcr < MEASURE_PCR_COUNT; pcr++)
-                if (mask & (UINT32_C(1) << pcr)) {
-                        memcpy(concat + len, values[pcr], bank->size);
-                        len += bank->size;
-                }
-        r = measure_policy_pcr_values_digest(sha256, concat, len, pcr_digest);
+        /* The same pcrDigest as policy_session()'s for the values. */
+        r = pcr_values_digest(bank, mask, values, pcr_digest);
         if (r >= 0)
                 r = measure_policy_pcr(sha256, policy, bank->id, mask, pcr_digest);
         if (r < 0)

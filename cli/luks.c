@@ -459,6 +459,8 @@ static int enroll(luks_args *a) {
                         goto finish;
                 }
         }
+        const char *pass = key ? (const char *) key : passphrase;
+        size_t pass_size = key ? key_size : strlen(passphrase);
         if (a->with_pin) {
                 pin = steal_env("NEWPIN");
                 if (!pin || !*pin) {
@@ -492,8 +494,7 @@ static int enroll(luks_args *a) {
                         rc = LANTERN_EXIT_OK;
                         goto finish;
                 }
-                r = attest_luks_activate(luks, NULL, -1, key ? (const char *) key : passphrase,
-                                         key ? key_size : strlen(passphrase), err, sizeof(err));
+                r = attest_luks_activate(luks, NULL, -1, pass, pass_size, err, sizeof(err));
                 if (r < 0) {
                         cli_error("%s: the passphrase opens no keyslot", a->device);
                         goto finish;
@@ -504,8 +505,7 @@ static int enroll(luks_args *a) {
                         goto finish;
                 }
                 token_loaded = true;
-        }
-        if (existing < 0) {
+        } else {
                 /* Sealed to the current values (and no signed policy): prove it unseals before writing anything. */
                 if (!p.have_values && !p.pubkey_pem) {
                         uint8_t *check = NULL;
@@ -546,8 +546,7 @@ static int enroll(luks_args *a) {
                         .n_branches = tree ? values.n : 0,
                 };
                 memcpy(token.policy_hash, sealed.policy_hash, sizeof(sealed.policy_hash));
-                r = attest_luks_enroll(luks, key ? (const char *) key : passphrase, key ? key_size : strlen(passphrase),
-                                       newpass, &token, err, sizeof(err));
+                r = attest_luks_enroll(luks, pass, pass_size, newpass, &token, err, sizeof(err));
                 if (r < 0) {
                         cli_error("%s", err);
                         goto finish;

@@ -322,6 +322,12 @@ finish:
         return r;
 }
 
+/* Whether an EFI/Linux entry is a stub: a name ending in .efi, any case. */
+static bool is_efi_name(const char *name) {
+        size_t len = strlen(name);
+        return len >= 4 && strcasecmp(name + len - 4, ".efi") == 0;
+}
+
 void predict_esp_stubs_free(predict_esp_stub *s, size_t n) {
         for (size_t i = 0; s && i < n; i++) {
                 free(s[i].path);
@@ -379,8 +385,7 @@ int predict_esp_load(const char *esp, const measure_alg *const *banks, size_t n_
         /* First the kernels and initrds all stubs name, hashed at once on n_threads threads (each file once), then
          * the stubs in order, which find their files' digests in the cache. */
         for (size_t i = 0; i < n_names && n_threads > 1; i++) {
-                size_t len = strlen(names[i]);
-                if (len < 4 || strcasecmp(names[i] + len - 4, ".efi") != 0)
+                if (!is_efi_name(names[i]))
                         continue;
                 char *path = predict_path_join(dir, names[i]);
                 r = path ? stub_files(esp, path, &files, &n_files, &allocated) : -ENOMEM;
@@ -396,8 +401,7 @@ int predict_esp_load(const char *esp, const measure_alg *const *banks, size_t n_
                         goto finish;
         }
         for (size_t i = 0; i < n_names; i++) {
-                size_t len = strlen(names[i]);
-                if (len < 4 || strcasecmp(names[i] + len - 4, ".efi") != 0)
+                if (!is_efi_name(names[i]))
                         continue;
                 char *path = predict_path_join(dir, names[i]);
                 if (!path) {
